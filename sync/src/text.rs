@@ -1,0 +1,225 @@
+//! The text of a document as a list of shared chunks, each with its length and hash, so that an edit costs O(chunk + chunks) and a copy is cheap.
+//!
+//! The server keeps the master text and one shadow per view; with chunks behind `Arc`, a shadow that equals the master shares all its chunks.
+
+use std::sync::Arc;
+
+use crate::delta::{byte_offset, Delta, Op};
+use crate::hash::Poly;
+use crate::Error;
+
+/// Chunks are rebuilt around an edit and split to at most this many bytes.
+const CHUNK_MAX: usize = 1024;
+/// A rebuilt run shorter than this absorbs its right neighbour, so edits do not leave slivers behind.
+const CHUNK_MIN: usize = 256;
+
+#[derive(Debug, Clone)]
+struct Chunk {
+    text: String,
+    chars: usize,
+    poly: Poly,
+}
+
+impl Chunk {
+    fn new(text: String) -> Chunk {
+        let mut poly = Poly::EMPTY;
+        let mut chars = 0;
+        for c in text.chars() {
+            poly.push(c);
+            chars += 1;
+        }
+        Chunk { text, chars, poly }
+    }
+}
+
+/// A document text: chunked, hashed, cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Text {
+    chunks: Vec<Arc<Chunk>>,
+    chars: usize,
+    bytes: usize,
+    poly: Poly,
+}
+
+impl Text {
+    /// Builds a text from a string.
+    pub fn new(text: &str) -> Text {
+        let mut result = Text { chunks: chunked(text), ..Text::default() };
+        result.refresh();
+        result
+    }
+
+    /// Length in code points.
+    pub fn len(&self) -> usize {
+        self.chars
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.chars == 0
+    }
+
+    /// Length in UTF-8 bytes.
+    pub fn len_bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The shadow hash (PROTOCOL.md §1).
+    pub fn hash(&self) -> u64 {
+        self.poly.value()
+    }
+
+    /// Replaces `del` code points at `pos` with `ins`.
+    pub fn splice(&mut self, pos: usize, del: usize, ins: &str) -> Result<(), Error> {
+        self.splice_unrefreshed(pos, del, ins)?;
+        self.refresh();
+        Ok(())
+    }
+
+    /// Applies a delta whose base is this text.
+    pub fn apply(&mut self, delta: &Delta) -> Result<(), Error> {
+        delta.check_base(self.chars)?;
+        let mut pos = 0;
+        for op in delta.ops() {
+            match op {
+                Op::Retain(n) => pos += n,
+                Op::Delete(n) => self.splice_unrefreshed(pos, *n, "")?,
+                Op::Insert(text) => {
+                    self.splice_unrefreshed(pos, 0, text)?;
+                    pos += text.chars().count();
+                }
+            }
+        }
+        self.refresh();
+        Ok(())
+    }
+
+    fn splice_unrefreshed(&mut self, pos: usize, del: usize, ins: &str) -> Result<(), Error> {
+        let end = pos.checked_add(del).filter(|end| *end <= self.chars).ok_or(Error::OutOfRange {
+            pos: pos as u64,
+            del: del as u64,
+            len: self.chars as u64,
+        })?;
+        if del == 0 && ins.is_empty() {
+            return Ok(());
+        }
+        // Find the first chunk touched (the one holding `pos`, or the last one when appending) and the last one.
+        let mut start_index = 0;
+        let mut start_chars = 0;
+        while start_index + 1 < self.chunks.len() && start_chars + self.chunks[start_index].chars <= pos {
+            start_chars += self.chunks[start_index].chars;
+            start_index += 1;
+        }
+        let mut end_index = start_index;
+        let mut end_chars = start_chars;
+        while end_index + 1 < self.chunks.len() && end_chars + self.chunks[end_index].chars < end {
+            end_chars += self.chunks[end_index].chars;
+            end_index += 1;
+        }
+        let mut rebuilt = String::with_capacity(ins.len() + 2 * CHUNK_MAX);
+        if let Some(first) = self.chunks.get(start_index) {
+            rebuilt.push_str(&first.text[..byte_offset(&first.text, pos - start_chars)]);
+        }
+        rebuilt.push_str(ins);
+        if let Some(last) = self.chunks.get(end_index) {
+            rebuilt.push_str(&last.text[byte_offset(&last.text, end - end_chars)..]);
+        }
+        let mut replace_end = (end_index + 1).min(self.chunks.len());
+        if rebuilt.len() < CHUNK_MIN {
+            if let Some(next) = self.chunks.get(replace_end) {
+                rebuilt.push_str(&next.text);
+                replace_end += 1;
+            }
+        }
+        let pieces = chunked(&rebuilt);
+        self.chunks.splice(start_index..replace_end, pieces);
+        Ok(())
+    }
+
+    fn refresh(&mut self) {
+        let mut poly = Poly::EMPTY;
+        let (mut chars, mut bytes) = (0, 0);
+        for chunk in &self.chunks {
+            poly = poly.concat(chunk.poly);
+            chars += chunk.chars;
+            bytes += chunk.text.len();
+        }
+        self.poly = poly;
+        self.chars = chars;
+        self.bytes = bytes;
+    }
+
+    /// True when both texts share every chunk: a cheap equality test that can say "don't know" (false).
+    pub fn same_chunks(&self, other: &Text) -> bool {
+        self.chunks.len() == other.chunks.len() && self.chunks.iter().zip(&other.chunks).all(|(a, b)| Arc::ptr_eq(a, b))
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for chunk in &self.chunks {
+            formatter.write_str(&chunk.text)?;
+        }
+        Ok(())
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.chars == other.chars && self.poly == other.poly && self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for Text {}
+
+/// Splits a string into chunks of at most `CHUNK_MAX` bytes, on code point boundaries.
+fn chunked(text: &str) -> Vec<Arc<Chunk>> {
+    let mut chunks = Vec::with_capacity(text.len() / CHUNK_MAX + 1);
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut split = rest.len().min(CHUNK_MAX);
+        while !rest.is_char_boundary(split) {
+            split -= 1;
+        }
+        chunks.push(Arc::new(Chunk::new(rest[..split].to_owned())));
+        rest = &rest[split..];
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::hash;
+
+    #[test]
+    fn splices_keep_text_length_and_hash_right() {
+        let mut reference = String::new();
+        let mut text = Text::new("");
+        let mut seed: u64 = 7;
+        for step in 0..3000 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let len = reference.chars().count();
+            let pos = (seed >> 33) as usize % (len + 1);
+            let del = if step % 3 == 0 { ((seed >> 20) as usize % 40).min(len - pos) } else { 0 };
+            let ins = match step % 5 {
+                0 => "🍊\r\n".repeat((seed >> 40) as usize % 90),
+                _ => "xé".repeat((seed >> 45) as usize % 5),
+            };
+            let start = byte_offset(&reference, pos);
+            let end = byte_offset(&reference, pos + del);
+            reference.replace_range(start..end, &ins);
+            assert!(text.splice(pos, del, &ins).is_ok());
+            assert_eq!(text.len(), reference.chars().count());
+        }
+        assert_eq!(text.to_string(), reference);
+        assert_eq!(text.hash(), hash(&reference));
+        assert_eq!(text.len_bytes(), reference.len());
+    }
+
+    #[test]
+    fn splice_out_of_range_is_an_error() {
+        let mut text = Text::new("abc");
+        assert!(matches!(text.splice(2, 2, ""), Err(Error::OutOfRange { .. })));
+        assert_eq!(text.to_string(), "abc");
+    }
+}
