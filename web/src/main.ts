@@ -3,6 +3,6 @@ import { SyncClient } from "./sync";
 
 const app = document.querySelector<HTMLElement>("#app");
 if (app !== null) {
-  const client = new SyncClient({ text: "" });
+  const client = new SyncClient();
   app.textContent = `Orrery: sync engine loaded (client synced: ${client.isSynced}).`;
 }

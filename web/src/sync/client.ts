@@ -2,86 +2,60 @@
  * The client state machine of PROTOCOL.md §4: local edits, one message in flight, retransmission, and the
  * handling of Reply, Resync, Nudge and Error. Pure: the caller moves bytes and decides when a retransmission is due.
  *
- * Positions and lengths are code points. The text is kept as a chunked `Text`, so an edit and the shadow hash
- * cost O(chunk + chunks), not O(document).
+ * The client never diffs on the common path: local edits compose into `pending`, and server edits are transformed
+ * past `pending` exactly. Positions and lengths are code points; the text is a chunked `Text`, so an edit and the
+ * shadow hash cost O(chunk + chunks), not O(document). Behaviour mirrors the Rust `Client` (`sync/src/client.rs`).
  */
 
-import {
-  baseLength,
-  compose,
-  identity,
-  isIdentity,
-  splice as spliceDelta,
-  transform,
-  type Delta,
-} from "./delta";
-import { DEFAULT_DMP, diff, merge, type DmpSettings } from "./dmp";
+import { compose, identity, isIdentity, splice as spliceDelta, transform, type Delta } from "./delta";
+import { DEFAULT_DMP, diff, fuzzyApply, type DmpSettings } from "./dmp";
 import { SyncError } from "./errors";
-import { hashEquals, hashText } from "./hash";
+import { hashEquals, hashText, type Hash } from "./hash";
 import { Text } from "./text";
-import {
-  decodeServer,
-  DEFAULT_LIMITS,
-  encodeMessage,
-  type ClientMessage,
-  type Limits,
-  type Reply,
-  type Resync,
-} from "./wire";
+import { utf8Length } from "./unicode";
+import { decodeServer, DEFAULT_LIMITS, encodeMessage, type ClientMessage, type Limits, type ServerMessage } from "./wire";
 
-/** What a received message did, for the editor and the user. */
+/** What a received message did to the client, for the editor and the user. */
 export type ClientEvent =
-  /** Server edits changed the text: `delta` applies to the text as it was just before. */
-  | { type: "remoteChange"; delta: Delta }
-  /** A Resync replaced the text (local edits merged onto the server's). */
-  | { type: "resynced"; text: string }
-  /** The server could not apply local edit `n`; `dropped` is the text it lost. */
-  | { type: "failure"; n: number; dropped: string }
-  /** A resync merge could not place these local hunks; their text is lost. */
-  | { type: "lostLocalEdits"; dropped: string[] }
-  /** Something did not match; the next message is a ResyncRequest. */
-  | { type: "resyncRequested"; reason: string }
+  /** Remote changes reached the text; `delta` turns the previous text into the current one (map cursors through it). */
+  | { type: "changed"; delta: Delta }
+  /** The server could not apply our edit `n`; `dropped` is the text that did not make it. Show it to the user. */
+  | { type: "failed"; n: number; dropped: string }
+  /** After a resync this local edit could not be merged onto the server's text. Show it to the user. */
+  | { type: "lostOnResync"; dropped: string }
+  /** The client found an inconsistency and asks for the whole text on its next message. */
+  | { type: "resyncNeeded"; reason: string }
   /** The server refused a message. */
-  | { type: "error"; code: number; message: string };
+  | { type: "serverError"; code: number; message: string };
 
 export interface ClientOptions {
-  /** The text the editor starts with (replaced by the server's text at the first Resync unless edited meanwhile). */
-  text?: string;
   limits?: Limits;
   dmp?: DmpSettings;
 }
 
-interface StackEntry {
-  readonly n: number;
-  readonly delta: Delta;
-}
-
 export class SyncClient {
-  private textValue: Text;
-  private shadowValue: Text;
-  /** Delta shadow → text: local edits not yet on the stack. */
-  private pending: Delta;
-  /** Sent but unacknowledged edits. */
-  private stack: StackEntry[] = [];
+  private textValue: Text = Text.empty;
+  private shadowValue: Text = Text.empty;
+  /** Turns the shadow into the text: local edits not yet sent. */
+  private pending: Delta = [];
+  /** Sent, unacknowledged edits; `stack[i]` has version `stackFirstN + i`. */
+  private stack: Delta[] = [];
+  private stackFirstN = 0;
   /** The shadow before the first stack entry. */
-  private stackBase: Text;
+  private stackBase: Text = Text.empty;
   private n = 0;
   private m = 0;
   private seq = 0;
-  private inFlight: { seq: number; bytes: Uint8Array; resync: boolean } | undefined;
+  private inFlight: { message: ClientMessage; bytes: Uint8Array } | undefined;
   private synced = false;
-  /** A Sync is due even without edits (after a Nudge, or to acknowledge server edits). */
-  private syncDue = false;
+  private wantSync = false;
   private readonly limits: Limits;
   private readonly dmp: DmpSettings;
 
+  /** A client that has not seen the document yet: its first message asks for the whole text. */
   constructor(options: ClientOptions = {}) {
     this.limits = options.limits ?? DEFAULT_LIMITS;
     this.dmp = options.dmp ?? DEFAULT_DMP;
-    this.textValue = Text.from(options.text ?? "");
-    this.shadowValue = this.textValue;
-    this.stackBase = this.textValue;
-    this.pending = identity(this.textValue.length);
   }
 
   /** The editor's text. */
@@ -94,213 +68,234 @@ export class SyncClient {
     return this.textValue.length;
   }
 
-  /** The text as the last agreed server state (for tests and diagnostics). */
+  /** The shadow: the text both sides agreed on, plus our sent edits. */
   get shadow(): string {
     return this.shadowValue.toString();
   }
 
+  /** The hash of the shadow. */
+  get shadowHash(): Hash {
+    return this.shadowValue.hash();
+  }
+
+  /** True once the client holds the document (its first Resync arrived). */
   get isSynced(): boolean {
     return this.synced;
   }
 
-  /** True when a message awaits its reply. */
+  /** True while a message awaits its reply. */
   get isInFlight(): boolean {
     return this.inFlight !== undefined;
   }
 
-  /** True when local edits have not been acknowledged yet. */
-  get hasUnsentEdits(): boolean {
+  /** True when the client has local edits the server has not acknowledged. */
+  get hasUnacknowledged(): boolean {
     return this.stack.length > 0 || !isIdentity(this.pending);
   }
 
-  /** The versions (next client version, server versions applied). */
-  get versions(): { n: number; m: number } {
-    return { n: this.n, m: this.m };
+  /** The next client version; every version below it has been sent at least once. */
+  get version(): number {
+    return this.n;
   }
 
-  /** Replaces `del` code points at `pos` with `ins`. */
+  /** Server versions applied to the shadow. */
+  get serverVersion(): number {
+    return this.m;
+  }
+
+  /** A local edit: replace `del` code points at `pos` with `ins`. */
   splice(pos: number, del: number, ins: string): void {
-    const delta = spliceDelta(this.textValue.length, pos, del, ins);
-    this.applyLocal(delta);
+    this.edit(spliceDelta(this.textValue.length, pos, del, ins));
   }
 
-  /** Replaces the whole text by `next`, as the editor's diff of it (for editors that hand over whole texts). */
+  /** A local edit given as a delta against the current text. */
+  edit(delta: Delta): void {
+    const next = this.textValue.apply(delta); // checks the base length
+    let inserted = 0;
+    for (const op of delta) if (op.kind === "insert") inserted += utf8Length(op.text);
+    // The same bound as the Rust client: current size plus inserted bytes.
+    const size = this.textValue.utf8Length + inserted;
+    if (size > this.limits.maxDocumentBytes) {
+      throw new SyncError("DocumentTooLarge", `${size} bytes, the limit is ${this.limits.maxDocumentBytes}`);
+    }
+    this.pending = compose(this.pending, delta);
+    this.textValue = next;
+  }
+
+  /** Replaces the whole text by `next`, as a diff of it (for editors that hand over whole texts). */
   replaceText(next: string): void {
     const current = this.textValue.toString();
-    if (current === next) return;
-    this.applyLocal(diff(current, next, this.dmp));
+    if (current !== next) this.edit(diff(current, next, this.dmp));
   }
 
-  private applyLocal(delta: Delta): void {
-    const next = this.textValue.apply(delta);
-    if (next.utf8Length > this.limits.maxDocumentBytes) {
-      throw new SyncError("DocumentTooLarge", `${next.utf8Length} bytes, the limit is ${this.limits.maxDocumentBytes}`);
-    }
-    this.textValue = next;
-    this.pending = compose(this.pending, delta);
-  }
-
-  /** Asks for a Sync even without local edits (the caller does this after a Nudge it saw, or on a timer). */
-  poll(): void {
-    this.syncDue = true;
-  }
-
-  /** True when `send()` would return a message. */
-  get wantsToSend(): boolean {
-    return this.inFlight === undefined && (!this.synced || this.syncDue || this.hasUnsentEdits);
-  }
-
-  /**
-   * The next message, if nothing is in flight and there is something to say: a ResyncRequest until synced, else a
-   * Sync carrying every unacknowledged edit.
-   */
-  send(): Uint8Array | undefined {
+  /** The message to send now, if any: nothing while a message is in flight. */
+  pollMessage(): ClientMessage | undefined {
     if (this.inFlight !== undefined) return undefined;
+    let message: ClientMessage;
     if (!this.synced) {
-      return this.transmit({ type: "ResyncRequest", seq: this.seq + 1 }, true);
-    }
-    if (!isIdentity(this.pending)) {
-      this.stack.push({ n: this.n, delta: this.pending });
-      this.n += 1;
-      this.shadowValue = this.shadowValue.apply(this.pending);
-      this.pending = identity(this.shadowValue.length);
-    } else if (!this.syncDue && this.stack.length === 0) {
-      return undefined;
-    }
-    this.syncDue = false;
-    return this.transmit(
-      {
+      message = { type: "ResyncRequest", seq: this.seq + 1 };
+    } else {
+      if (!isIdentity(this.pending)) {
+        const pending = this.pending;
+        this.shadowValue = this.shadowValue.apply(pending);
+        this.pending = identity(this.textValue.length);
+        if (this.stack.length === 0) this.stackFirstN = this.n;
+        this.stack.push(pending);
+        this.n += 1;
+      }
+      if (this.stack.length === 0 && !this.wantSync) return undefined;
+      if (this.stack.length > this.limits.maxStack) {
+        this.synced = false;
+        return this.pollMessage();
+      }
+      message = {
         type: "Sync",
         seq: this.seq + 1,
         mAck: this.m,
-        nFirst: this.stack[0]?.n ?? this.n,
-        edits: this.stack.map((entry) => entry.delta),
+        nFirst: this.stack.length === 0 ? this.n : this.stackFirstN,
+        edits: [...this.stack],
         hash: this.shadowValue.hash(),
-      },
-      false,
-    );
-  }
-
-  private transmit(message: ClientMessage, resync: boolean): Uint8Array {
+      };
+    }
     this.seq = message.seq;
-    const bytes = encodeMessage(message);
-    this.inFlight = { seq: message.seq, bytes, resync };
-    return bytes;
+    this.wantSync = false;
+    this.inFlight = { message, bytes: encodeMessage(message) };
+    return message;
   }
 
-  /** The message in flight again, same seq, after a timeout. */
+  /** `pollMessage()`, encoded. */
+  poll(): Uint8Array | undefined {
+    return this.pollMessage() === undefined ? undefined : this.inFlight!.bytes;
+  }
+
+  /** Asks for a Sync on the next poll even without local edits (to fetch remote changes or acknowledge them). */
+  requestSync(): void {
+    this.wantSync = true;
+  }
+
+  /** The message in flight, to send again (same seq) after a timeout or a reconnect. */
   retransmit(): Uint8Array | undefined {
     return this.inFlight?.bytes;
   }
 
-  /** Forgets the message in flight (the connection was lost); the next `send()` starts afresh with a new seq. */
-  connectionLost(): void {
+  /** Forgets the message in flight (its connection is gone and the reply can never come); the next poll sends afresh. */
+  resetInFlight(): void {
     this.inFlight = undefined;
   }
 
-  /** Handles one server message. Malformed bytes throw a `SyncError` and change nothing. */
+  /** Handles one server message in its binary form. Malformed bytes throw a `SyncError` and change nothing. */
   receive(bytes: Uint8Array): ClientEvent[] {
-    const message = decodeServer(bytes, this.limits);
+    return this.receiveMessage(decodeServer(bytes, this.limits));
+  }
+
+  /** Handles one server message. */
+  receiveMessage(message: ServerMessage): ClientEvent[] {
     switch (message.type) {
       case "Nudge":
-        if (this.inFlight === undefined) this.syncDue = true;
+        if (this.inFlight === undefined) this.wantSync = true;
         return [];
       case "Error":
-        return [{ type: "error", code: message.code, message: message.message }];
-      case "Reply":
-        return this.onReply(message);
-      case "Resync":
-        return this.onResync(message);
-    }
-  }
-
-  private requestResync(events: ClientEvent[], reason: string): void {
-    this.synced = false;
-    events.push({ type: "resyncRequested", reason });
-  }
-
-  /** Drops stack entries below version `below`, folding them into the stack base. */
-  private dropStack(below: number): void {
-    while (this.stack.length > 0 && this.stack[0]!.n < below) {
-      this.stackBase = this.stackBase.apply(this.stack.shift()!.delta);
-    }
-  }
-
-  private onReply(reply: Reply): ClientEvent[] {
-    // A reply to anything but the Sync in flight is stale or duplicated.
-    if (this.inFlight === undefined || this.inFlight.resync || reply.seq !== this.inFlight.seq) return [];
-    this.inFlight = undefined;
-    const events: ClientEvent[] = [];
-    this.dropStack(reply.nAck);
-    if (reply.nAck !== this.n) {
-      this.requestResync(events, `server acknowledged up to ${reply.nAck}, sent up to ${this.n}`);
-    } else {
-      let applied = 0;
-      let consistent = true;
-      for (let i = 0; i < reply.edits.length; i++) {
-        const version = reply.mFirst + i;
-        const delta = reply.edits[i]!;
-        if (version < this.m) continue;
-        if (version > this.m) {
-          this.requestResync(events, `server edit ${version} skips past ${this.m}`);
-          consistent = false;
-          break;
+        this.inFlight = undefined;
+        this.synced = false;
+        return [{ type: "serverError", code: message.code, message: message.message }];
+      case "Reply": {
+        const sent = this.inFlight?.message;
+        if (sent === undefined || sent.type !== "Sync" || sent.seq !== message.seq) return []; // stale or duplicate
+        this.inFlight = undefined;
+        const events: ClientEvent[] = message.failures.map((failure) => ({
+          type: "failed",
+          n: failure.n,
+          dropped: failure.dropped,
+        }));
+        const outcome = this.applyReply(message.nAck, message.mFirst, message.edits, message.hash);
+        if (typeof outcome === "string") {
+          this.synced = false;
+          events.push({ type: "resyncNeeded", reason: outcome });
+        } else if (outcome !== undefined) {
+          events.push({ type: "changed", delta: outcome });
         }
-        if (baseLength(delta) !== this.shadowValue.length) {
-          this.requestResync(events, `server edit ${version} does not fit the shadow`);
-          consistent = false;
-          break;
-        }
-        this.shadowValue = this.shadowValue.apply(delta);
-        const onText = transform(delta, this.pending, true);
-        this.pending = transform(this.pending, delta, false);
-        this.textValue = this.textValue.apply(onText);
-        this.m += 1;
-        applied += 1;
-        events.push({ type: "remoteChange", delta: onText });
+        return events;
       }
-      this.stackBase = this.shadowValue;
-      if (
-        consistent &&
-        reply.mFirst + reply.edits.length === this.m &&
-        !hashEquals(this.shadowValue.hash(), reply.hash)
-      ) {
-        this.requestResync(events, "shadow hash mismatch");
-      } else if (applied > 0) {
-        this.syncDue = true; // acknowledge, so the server can drop them from its stack
+      case "Resync": {
+        if (this.inFlight === undefined || this.inFlight.message.seq !== message.seq) return [];
+        this.inFlight = undefined;
+        if (!hashEquals(hashText(message.text), message.hash)) {
+          this.synced = false;
+          return [{ type: "resyncNeeded", reason: "resync text does not match its hash" }];
+        }
+        return this.applyResync(message.n, message.m, message.text);
       }
     }
-    for (const failure of reply.failures) events.push({ type: "failure", n: failure.n, dropped: failure.dropped });
-    return events;
   }
 
-  private onResync(resync: Resync): ClientEvent[] {
-    if (this.inFlight === undefined || resync.seq !== this.inFlight.seq) return [];
-    this.inFlight = undefined;
-    const events: ClientEvent[] = [];
-    if (!hashEquals(hashText(resync.text), resync.hash)) {
-      this.requestResync(events, "resync text does not match its hash");
-      return events;
+  /**
+   * Applies a Reply on copies and commits only if all of it fits. Returns the change to the text (if any), or the
+   * reason a resync is needed.
+   */
+  private applyReply(nAck: number, mFirst: number, edits: readonly Delta[], hash: Hash): Delta | undefined | string {
+    if (nAck !== this.n) return `server acknowledged up to ${nAck}, we sent up to ${this.n}`;
+    let shadow = this.shadowValue;
+    let text = this.textValue;
+    let pending = this.pending;
+    let m = this.m;
+    let change: Delta | undefined;
+    try {
+      for (let index = 0; index < edits.length; index++) {
+        const version = mFirst + index;
+        const delta = edits[index]!;
+        if (version < m) continue;
+        if (version > m) return `server edit ${version} arrived before ${m}`;
+        shadow = shadow.apply(delta); // checks the delta against the shadow's length
+        const forText = transform(delta, pending, true);
+        pending = transform(pending, delta, false);
+        text = text.apply(forText);
+        change = change === undefined ? forText : compose(change, forText);
+        m += 1;
+      }
+    } catch (error) {
+      if (error instanceof SyncError) return error.message;
+      throw error;
     }
-    this.dropStack(resync.n);
-    const received = Text.from(resync.text);
-    if (this.stack.length === 0 && isIdentity(this.pending)) {
-      this.textValue = received;
-      this.pending = identity(received.length);
-    } else {
-      const merged = merge(this.stackBase.toString(), this.textValue.toString(), resync.text, this.dmp);
-      if (merged.dropped.length > 0) events.push({ type: "lostLocalEdits", dropped: merged.dropped });
-      this.textValue = Text.from(merged.text);
-      this.pending = diff(resync.text, merged.text, this.dmp);
-    }
-    this.shadowValue = received;
-    this.stackBase = received;
+    if (mFirst + edits.length !== m) return `server versions end at ${mFirst + edits.length}, ours at ${m}`;
+    if (!hashEquals(shadow.hash(), hash)) return "shadow hash mismatch";
     this.stack = [];
-    this.n = resync.n;
-    this.m = resync.m;
+    this.stackFirstN = this.n;
+    this.stackBase = shadow;
+    this.shadowValue = shadow;
+    this.textValue = text;
+    this.pending = pending;
+    this.m = m;
+    return change;
+  }
+
+  /** Takes the server's whole text and merges our unacknowledged edits onto it. */
+  private applyResync(n: number, m: number, serverText: string): ClientEvent[] {
+    const events: ClientEvent[] = [];
+    const applied = Math.min(Math.max(n - this.stackFirstN, 0), this.stack.length);
+    let base = this.stackBase;
+    for (const delta of this.stack.slice(0, applied)) base = base.apply(delta);
+    const localChanges = applied < this.stack.length || !isIdentity(this.pending);
+    const oldText = this.textValue.toString();
+    let newText = serverText;
+    if (localChanges) {
+      const baseText = base.toString();
+      const local = diff(baseText, oldText, this.dmp);
+      const merged = fuzzyApply(baseText, local, serverText, this.dmp);
+      for (const dropped of merged.dropped) events.push({ type: "lostOnResync", dropped });
+      newText = merged.text;
+    }
+    const server = Text.from(serverText);
+    this.pending = diff(serverText, newText, this.dmp);
+    this.shadowValue = server;
+    this.stackBase = server;
+    this.textValue = newText === serverText ? server : Text.from(newText);
+    this.stack = [];
+    this.stackFirstN = n;
+    this.n = n;
+    this.m = m;
     this.synced = true;
-    this.syncDue = false;
-    events.push({ type: "resynced", text: this.textValue.toString() });
+    this.wantSync = false;
+    if (oldText !== newText) events.push({ type: "changed", delta: diff(oldText, newText, this.dmp) });
     return events;
   }
 }

@@ -322,20 +322,20 @@ export function decodeDelta(bytes: Uint8Array, limit: number = MAX_DOCUMENT_BYTE
   while (!reader.isEmpty) {
     const header = reader.varint();
     const value = Math.floor(header / 4);
+    const kind = header % 4;
+    if (kind === 3) throw new SyncError("BadOp", "op kind 3");
     if (value === 0) throw new SyncError("BadOp", "zero length");
     let op: Op;
-    switch (header % 4) {
+    switch (kind) {
       case 0:
         op = retain(value);
         break;
       case 1:
         op = remove(value);
         break;
-      case 2:
+      default:
         op = insert(utf8Decode(reader.take(value)));
         break;
-      default:
-        throw new SyncError("BadOp", "op kind 3");
     }
     const last = ops[ops.length - 1];
     if (last !== undefined) {

@@ -56,10 +56,11 @@ export class Alphabet {
     for (const text of texts) {
       for (let i = 0; i < text.length; i++) {
         const c = text.charCodeAt(i);
-        if (c >= 0xd800 && c <= 0xdbff) {
-          astral.add(text.codePointAt(i)!);
+        const cp = text.codePointAt(i)!;
+        if (cp > 0xffff) {
+          astral.add(cp);
           i++;
-        } else used.add(c);
+        } else used.add(c); // a lone surrogate (never in valid text) just stays as it is
       }
     }
     let candidate = 0xe000; // the Private Use Area first, then the rest of the BMP above Latin-1

@@ -3,93 +3,137 @@
  * the next expected version of every client, and one view per connected client.
  *
  * Fast path: when a view's shadow is the current master revision, a client edit applies to the master exactly and
- * nothing needs diffing. Fuzzy path: otherwise diff-match-patch places the edit on the drifted master, and every
- * hunk it cannot place is reported back to the client as a failure.
+ * other views catch up from the log of recent master changes, so the cost follows the edit, not the document.
+ * Fuzzy path: otherwise diff-match-patch places the edit on the drifted master, and every hunk it cannot place is
+ * reported back to the client. Behaviour mirrors the Rust `Document` (`sync/src/server.rs`).
  */
 
-import { baseLength, identity, isIdentity, type Delta } from "./delta";
+import { isIdentity, type Delta } from "./delta";
 import { DEFAULT_DMP, diff, fuzzyApply, type DmpSettings } from "./dmp";
 import { ERROR_CODES, SyncError } from "./errors";
-import { hashEquals } from "./hash";
+import { hashEquals, type Hash } from "./hash";
 import { Text } from "./text";
+import { utf8Length } from "./unicode";
 import {
   decodeClient,
   DEFAULT_LIMITS,
   encodeMessage,
+  type ClientMessage,
   type Failure,
   type Limits,
   type ServerMessage,
-  type Sync,
 } from "./wire";
 
-/** One applied client edit, for history browsing and revert. */
+/** Who made a change. */
+export type Author = { kind: "client"; id: number; version: number } | { kind: "disk" } | { kind: "server" };
+
+/** One applied change: `delta` turned the master text before it into the master text after it. */
 export interface HistoryEntry {
-  time: number;
-  author: string;
-  /** The client version of the edit. */
-  version: number;
-  /** What the edit did to the master text (identity when nothing of it could be placed). */
+  timeMs: number;
+  author: Author;
   delta: Delta;
 }
 
-/** A message for one client. */
+/** Why the server answered with the whole text. */
+export type ResyncReason =
+  | "Requested"
+  | "UnknownView"
+  | "VersionMismatch"
+  | "VersionGap"
+  | "BadDelta"
+  | "HashMismatch"
+  | "StackTooLong";
+
+/** What handling one message did. */
+export interface Outcome {
+  /** The message to send back to the client, if any (none for a stale message). */
+  reply?: ServerMessage;
+  /** Other clients to send a Nudge: the master changed under them. */
+  nudge: number[];
+  /** Changes applied to the master, in order, to append to the document's history. */
+  history: HistoryEntry[];
+  /** Client edits that could not be applied (also listed in the reply). */
+  failures: Failure[];
+  /** Set when the reply is a Resync. */
+  resync?: ResyncReason;
+}
+
+/** An encoded message for one client. */
 export interface Outgoing {
-  to: string;
-  message: ServerMessage;
+  to: number;
   bytes: Uint8Array;
+}
+
+/** Counters a caller exports as metrics. */
+export interface Stats {
+  editsApplied: number;
+  fastPath: number;
+  fuzzyPath: number;
+  fuzzyFailures: number;
+  resyncs: number;
 }
 
 export interface DocumentOptions {
   limits?: Limits;
   dmp?: DmpSettings;
-  /** How many recent master changes the log keeps for catching views up without a diff. */
-  logLimit?: number;
-  /** `applied_n` per client as saved with the text. */
-  appliedN?: Iterable<[string, number]>;
-  /** Clock for history entries (milliseconds). */
-  now?: () => number;
+  /** How many recent master changes the log keeps to catch views up without diffing. */
+  maxLog?: number;
+  /** The saved `appliedVersions()` of a restarted document. */
+  applied?: Iterable<[number, number]>;
 }
 
 interface View {
   shadow: Text;
   shadowN: number;
   shadowM: number;
-  /** The master revision the shadow equals, if it equals one. */
+  /** The master revision the shadow equals, when it equals one. */
   shadowRev: number | undefined;
   backup: Text;
   backupM: number;
   backupRev: number | undefined;
-  stack: { m: number; delta: Delta }[];
+  /** Unacknowledged server edits; `stack[i]` has version `stackFirstM + i`. */
+  stack: Delta[];
+  stackFirstM: number;
   lastSeq: number;
+  nudged: boolean;
 }
 
+function newOutcome(): Outcome {
+  return { nudge: [], history: [], failures: [] };
+}
+
+function insertedBytes(delta: Delta): number {
+  let bytes = 0;
+  for (const op of delta) if (op.kind === "insert") bytes += utf8Length(op.text);
+  return bytes;
+}
+
+/** One document's master text and its views. */
 export class ServerDocument {
   private master: Text;
   private rev = 0;
-  /** `(rev, delta)`: `delta` took the master from `rev - 1` to `rev`. */
-  private log: { rev: number; delta: Delta }[] = [];
-  private readonly appliedN: Map<string, number>;
-  private readonly views = new Map<string, View>();
-  /** Every applied client edit, oldest first. */
-  readonly history: HistoryEntry[] = [];
+  /** `log[i]` turns master revision `logStart + i` into the next one. */
+  private log: Delta[] = [];
+  private logStart = 0;
+  private readonly views = new Map<number, View>();
+  /** Per client id, the next client version expected: every lower one is in the master. */
+  private readonly appliedN: Map<number, number>;
   private readonly limits: Limits;
   private readonly dmp: DmpSettings;
-  private readonly logLimit: number;
-  private readonly now: () => number;
+  private readonly maxLog: number;
+  private readonly counters: Stats = { editsApplied: 0, fastPath: 0, fuzzyPath: 0, fuzzyFailures: 0, resyncs: 0 };
 
+  /** A document holding `text` (`DocumentTooLarge` past the limit), optionally restarted with saved versions. */
   constructor(text = "", options: DocumentOptions = {}) {
     this.limits = options.limits ?? DEFAULT_LIMITS;
     this.dmp = options.dmp ?? DEFAULT_DMP;
-    this.logLimit = options.logLimit ?? 1024;
-    this.now = options.now ?? Date.now;
-    this.appliedN = new Map(options.appliedN ?? []);
-    this.master = Text.from(text);
-    if (this.master.utf8Length > this.limits.maxDocumentBytes) {
-      throw new SyncError(
-        "DocumentTooLarge",
-        `${this.master.utf8Length} bytes, the limit is ${this.limits.maxDocumentBytes}`,
-      );
+    this.maxLog = options.maxLog ?? 1024;
+    const size = utf8Length(text);
+    if (size > this.limits.maxDocumentBytes) {
+      throw new SyncError("DocumentTooLarge", `${size} bytes, the limit is ${this.limits.maxDocumentBytes}`);
     }
+    this.master = Text.from(text);
+    this.appliedN = new Map(options.applied ?? []);
   }
 
   /** The master text. */
@@ -97,208 +141,278 @@ export class ServerDocument {
     return this.master.toString();
   }
 
+  /** The master text's hash. */
+  get hash(): Hash {
+    return this.master.hash();
+  }
+
   get revision(): number {
     return this.rev;
   }
 
-  /** `applied_n` per client, to save with the text. */
-  appliedVersions(): Map<string, number> {
-    return new Map(this.appliedN);
+  get stats(): Stats {
+    return { ...this.counters };
   }
 
-  /** The client ids with a view. */
-  viewIds(): string[] {
+  /** Per client id, the next version expected from it, sorted by id: save these with the text, atomically. */
+  appliedVersions(): [number, number][] {
+    return [...this.appliedN.entries()].sort((a, b) => a[0] - b[0]);
+  }
+
+  /** The clients that currently have a view. */
+  clients(): number[] {
     return [...this.views.keys()];
   }
 
-  /** Drops a client's view (its `applied_n` stays). */
-  disconnect(clientId: string): void {
-    this.views.delete(clientId);
+  /** Drops a client's view (it disconnected for good, or timed out); its next message gets a Resync. */
+  forgetView(client: number): void {
+    this.views.delete(client);
+  }
+
+  /** Applies a change that did not come from a sync client (the file changed on disk, a revert). */
+  edit(author: Author, delta: Delta, nowMs: number): Outcome {
+    const next = this.master.apply(delta); // checks the base length
+    this.checkSize(delta);
+    const outcome = newOutcome();
+    if (isIdentity(delta)) return outcome;
+    this.master = next;
+    this.commit(delta);
+    outcome.history.push({ timeMs: nowMs, author, delta });
+    outcome.nudge = this.nudgeOthers(undefined);
+    return outcome;
+  }
+
+  /** `edit` with the diff from the current master to `next`. */
+  replaceText(next: string, author: Author, nowMs: number): Outcome {
+    return this.edit(author, diff(this.master.toString(), next, this.dmp), nowMs);
   }
 
   /**
-   * Handles one message from `clientId` and returns what to send: the reply (if any) and Nudges for other views.
+   * Handles one message in its binary form and returns what to send: the reply and the Nudges.
    * Malformed bytes get an Error message back and change nothing.
    */
-  receive(clientId: string, bytes: Uint8Array): Outgoing[] {
-    let message;
+  receive(client: number, bytes: Uint8Array, nowMs: number): Outgoing[] {
+    let message: ClientMessage;
     try {
       message = decodeClient(bytes, this.limits);
     } catch (error) {
       if (!(error instanceof SyncError)) throw error;
-      return [this.out(clientId, { type: "Error", code: ERROR_CODES[error.kind], message: error.message })];
+      const refusal: ServerMessage = { type: "Error", code: ERROR_CODES[error.kind], message: error.message };
+      return [{ to: client, bytes: encodeMessage(refusal) }];
     }
-    if (message.type === "ResyncRequest") return [this.resync(clientId, message.seq)];
-    return this.onSync(clientId, message);
-  }
-
-  /**
-   * A change from outside the clients (the file changed on disk): the master becomes `next`, logged like any
-   * change, and every view is nudged.
-   */
-  replaceText(next: string, author = "disk"): Outgoing[] {
-    const current = this.master.toString();
-    if (current === next) return [];
-    const delta = diff(current, next, this.dmp);
-    const text = this.master.apply(delta);
-    if (text.utf8Length > this.limits.maxDocumentBytes) {
-      throw new SyncError("DocumentTooLarge", `${text.utf8Length} bytes, the limit is ${this.limits.maxDocumentBytes}`);
+    const outcome = this.receiveMessage(client, message, nowMs);
+    const out: Outgoing[] = [];
+    if (outcome.reply !== undefined) out.push({ to: client, bytes: encodeMessage(outcome.reply) });
+    if (outcome.nudge.length > 0) {
+      const nudge = encodeMessage({ type: "Nudge" });
+      for (const id of outcome.nudge) out.push({ to: id, bytes: nudge });
     }
-    this.commit(text, delta);
-    this.history.push({ time: this.now(), author, version: 0, delta });
-    return this.nudges(undefined);
+    return out;
   }
 
-  private out(to: string, message: ServerMessage): Outgoing {
-    return { to, message, bytes: encodeMessage(message) };
+  /** Handles one message from `client`. */
+  receiveMessage(client: number, message: ClientMessage, nowMs: number): Outcome {
+    if (message.type === "ResyncRequest") {
+      const view = this.views.get(client);
+      if (view !== undefined && message.seq < view.lastSeq) return newOutcome();
+      return this.resync(client, message.seq, "Requested", newOutcome());
+    }
+    return this.sync(client, message.seq, message.mAck, message.nFirst, message.edits, message.hash, nowMs);
   }
 
-  private commit(text: Text, delta: Delta): void {
-    this.master = text;
-    this.rev += 1;
-    this.log.push({ rev: this.rev, delta });
-    if (this.log.length > this.logLimit) this.log.shift();
-  }
-
-  /** The view becomes the master text; the client gets it whole. */
-  private resync(clientId: string, seq: number): Outgoing {
-    const old = this.views.get(clientId);
-    const view: View = {
-      shadow: this.master,
-      shadowN: this.appliedN.get(clientId) ?? 0,
-      shadowM: old?.shadowM ?? 0,
-      shadowRev: this.rev,
-      backup: this.master,
-      backupM: old?.shadowM ?? 0,
-      backupRev: this.rev,
-      stack: [],
-      lastSeq: seq,
-    };
-    this.views.set(clientId, view);
-    return this.out(clientId, {
-      type: "Resync",
-      seq,
-      n: view.shadowN,
-      m: view.shadowM,
-      text: this.master.toString(),
-      hash: this.master.hash(),
-    });
-  }
-
-  private onSync(clientId: string, sync: Sync): Outgoing[] {
-    const view = this.views.get(clientId);
-    if (view === undefined) return [this.resync(clientId, sync.seq)];
-    // 1. Stale.
-    if (sync.seq < view.lastSeq) return [];
-    view.lastSeq = sync.seq;
-    // 2. Our last reply was lost: roll back to what the client has.
-    if (sync.mAck !== view.shadowM) {
-      if (sync.mAck !== view.backupM) return [this.resync(clientId, sync.seq)];
+  private sync(
+    client: number,
+    seq: number,
+    mAck: number,
+    nFirst: number,
+    edits: readonly Delta[],
+    hash: Hash,
+    nowMs: number,
+  ): Outcome {
+    const outcome = newOutcome();
+    const view = this.views.get(client);
+    if (view === undefined) return this.resync(client, seq, "UnknownView", outcome);
+    if (seq < view.lastSeq) return outcome;
+    view.lastSeq = seq;
+    view.nudged = false;
+    if (mAck !== view.shadowM) {
+      if (mAck !== view.backupM) return this.resync(client, seq, "VersionMismatch", outcome);
+      // Our last reply was lost: the client never saw the edits we stacked since the backup.
       view.shadow = view.backup;
       view.shadowM = view.backupM;
       view.shadowRev = view.backupRev;
       view.stack = [];
+      view.stackFirstM = view.shadowM;
     }
-    // 3. Acknowledged server edits.
-    view.stack = view.stack.filter((entry) => entry.m >= sync.mAck);
-    // 4. Client edits.
-    const failures: Failure[] = [];
-    for (let i = 0; i < sync.edits.length; i++) {
-      const version = sync.nFirst + i;
-      const delta = sync.edits[i]!;
-      if (version < view.shadowN) continue;
-      if (version > view.shadowN || baseLength(delta) !== view.shadow.length) return [this.resync(clientId, sync.seq)];
-      const onMaster = this.applyClientEdit(view, delta, version, failures);
-      view.shadowN += 1;
-      this.appliedN.set(clientId, view.shadowN);
-      this.history.push({ time: this.now(), author: clientId, version, delta: onMaster });
+    while (view.stackFirstM < mAck && view.stack.length > 0) {
+      view.stack.shift();
+      view.stackFirstM += 1;
     }
-    // 5. The client's shadow must be ours.
-    if (!hashEquals(view.shadow.hash(), sync.hash)) return [this.resync(clientId, sync.seq)];
-    // 6. The client has everything up to shadow_m.
+    if (view.stack.length === 0) view.stackFirstM = view.shadowM;
+    // Check the edits on a copy of the shadow first: an edit reaches the master only once the client's hash
+    // proves both sides agree on the text it was made against.
+    const firstNew = Math.min(Math.max(view.shadowN - nFirst, 0), edits.length);
+    if (nFirst + firstNew < view.shadowN || nFirst > view.shadowN) {
+      return this.resync(client, seq, "VersionGap", outcome);
+    }
+    const newEdits = edits.slice(firstNew);
+    let candidate = view.shadow;
+    try {
+      for (const delta of newEdits) candidate = candidate.apply(delta);
+    } catch (error) {
+      if (error instanceof SyncError) return this.resync(client, seq, "BadDelta", outcome);
+      throw error;
+    }
+    if (!hashEquals(candidate.hash(), hash)) return this.resync(client, seq, "HashMismatch", outcome);
+    let changed = false;
+    for (const delta of newEdits) {
+      changed = this.applyClientEdit(client, view, view.shadowN, delta, nowMs, outcome) || changed;
+    }
     view.backup = view.shadow;
     view.backupM = view.shadowM;
     view.backupRev = view.shadowRev;
-    // 7. Catch the view up with the master.
-    if (view.shadowRev !== this.rev) {
-      const logged = view.shadowRev === undefined ? undefined : this.loggedSince(view.shadowRev);
-      if (logged !== undefined) {
-        for (const delta of logged) view.stack.push({ m: view.shadowM++, delta });
-      } else {
-        const delta = diff(view.shadow.toString(), this.master.toString(), this.dmp);
-        if (!isIdentity(delta)) view.stack.push({ m: view.shadowM++, delta });
+    this.catchUp(view);
+    if (view.stack.length > this.limits.maxStack) return this.resync(client, seq, "StackTooLong", outcome);
+    outcome.reply = {
+      type: "Reply",
+      seq,
+      nAck: view.shadowN,
+      mFirst: view.stackFirstM,
+      edits: [...view.stack],
+      hash: view.shadow.hash(),
+      failures: [...outcome.failures],
+    };
+    if (changed) outcome.nudge = this.nudgeOthers(client);
+    return outcome;
+  }
+
+  /** Applies one client edit to the view's shadow and to the master; returns whether the master changed. */
+  private applyClientEdit(
+    client: number,
+    view: View,
+    version: number,
+    delta: Delta,
+    nowMs: number,
+    outcome: Outcome,
+  ): boolean {
+    const author: Author = { kind: "client", id: client, version };
+    let changed = false;
+    if (!this.fits(delta)) {
+      // Too big to keep: dropped like a failed patch, so the client is told and the next reply reverts it there.
+      this.counters.fuzzyFailures += 1;
+      const dropped = delta.map((op) => (op.kind === "insert" ? op.text : "")).join("");
+      outcome.failures.push({ n: version, dropped });
+      view.shadow = view.shadow.apply(delta);
+      view.shadowRev = undefined;
+    } else if (view.shadowRev === this.rev) {
+      this.counters.fastPath += 1;
+      this.master = this.master.apply(delta);
+      if (!isIdentity(delta)) {
+        this.commit(delta);
+        outcome.history.push({ timeMs: nowMs, author, delta });
+        changed = true;
       }
       view.shadow = this.master;
       view.shadowRev = this.rev;
-      if (view.stack.length > this.limits.maxStack) return [this.resync(clientId, sync.seq)];
-    }
-    // 8. Reply, and nudge every view that is behind.
-    const reply = this.out(clientId, {
-      type: "Reply",
-      seq: sync.seq,
-      nAck: view.shadowN,
-      mFirst: view.stack[0]?.m ?? view.shadowM,
-      edits: view.stack.map((entry) => entry.delta),
-      hash: view.shadow.hash(),
-      failures,
-    });
-    return [reply, ...this.nudges(clientId)];
-  }
-
-  /** Applies one client edit (already checked against the view's shadow); returns what it did to the master. */
-  private applyClientEdit(view: View, delta: Delta, version: number, failures: Failure[]): Delta {
-    if (view.shadowRev === this.rev) {
-      // Fast path: the shadow is the master, so the edit applies exactly.
-      const next = this.master.apply(delta);
-      if (next.utf8Length <= this.limits.maxDocumentBytes) {
-        this.commit(next, delta);
-        view.shadow = this.master;
-        view.shadowRev = this.rev;
-        return delta;
+    } else {
+      this.counters.fuzzyPath += 1;
+      const master = this.master.toString();
+      const result = fuzzyApply(view.shadow.toString(), delta, master, this.dmp);
+      for (const dropped of result.dropped) {
+        this.counters.fuzzyFailures += 1;
+        outcome.failures.push({ n: version, dropped });
       }
-      failures.push({ n: version, dropped: insertedText(delta) });
+      if (result.text !== master) {
+        const change = diff(master, result.text, this.dmp);
+        this.master = this.master.apply(change);
+        this.commit(change);
+        outcome.history.push({ timeMs: nowMs, author, delta: change });
+        changed = true;
+      }
       view.shadow = view.shadow.apply(delta);
       view.shadowRev = undefined;
-      return identity(this.master.length);
     }
-    // Fuzzy path: place the edit on a master that drifted from the shadow.
-    const before = this.master.toString();
-    const result = fuzzyApply(view.shadow.toString(), delta, before, this.dmp);
-    let onMaster: Delta = identity(this.master.length);
-    if (result.text !== before) {
-      const change = diff(before, result.text, this.dmp);
-      const next = this.master.apply(change);
-      if (next.utf8Length <= this.limits.maxDocumentBytes) {
-        this.commit(next, change);
-        onMaster = change;
-        for (const dropped of result.dropped) failures.push({ n: version, dropped });
-      } else {
-        failures.push({ n: version, dropped: insertedText(delta) });
+    this.counters.editsApplied += 1;
+    view.shadowN += 1;
+    this.appliedN.set(client, view.shadowN);
+    return changed;
+  }
+
+  /** The size bound the Rust engine uses: current master bytes plus inserted bytes. */
+  private fits(delta: Delta): boolean {
+    return this.master.utf8Length + insertedBytes(delta) <= this.limits.maxDocumentBytes;
+  }
+
+  private checkSize(delta: Delta): void {
+    const size = this.master.utf8Length + insertedBytes(delta);
+    if (size > this.limits.maxDocumentBytes) {
+      throw new SyncError("DocumentTooLarge", `${size} bytes, the limit is ${this.limits.maxDocumentBytes}`);
+    }
+  }
+
+  /** Records a master change in the revision log. */
+  private commit(delta: Delta): void {
+    this.rev += 1;
+    this.log.push(delta);
+    if (this.log.length > this.maxLog) {
+      const drop = this.log.length - this.maxLog;
+      this.log.splice(0, drop);
+      this.logStart += drop;
+    }
+  }
+
+  /** Brings the view's shadow up to the master, stacking the edits the client must apply. */
+  private catchUp(view: View): void {
+    const rev = view.shadowRev;
+    if (rev === this.rev) return;
+    if (rev !== undefined && rev >= this.logStart) {
+      for (const delta of this.log.slice(rev - this.logStart)) {
+        view.stack.push(delta);
+        view.shadowM += 1;
       }
     } else {
-      for (const dropped of result.dropped) failures.push({ n: version, dropped });
+      const change = diff(view.shadow.toString(), this.master.toString(), this.dmp);
+      if (!isIdentity(change)) {
+        view.stack.push(change);
+        view.shadowM += 1;
+      }
     }
-    view.shadow = view.shadow.apply(delta);
-    view.shadowRev = undefined;
-    return onMaster;
+    view.shadow = this.master;
+    view.shadowRev = this.rev;
   }
 
-  /** The logged deltas after revision `rev`, or undefined when the log no longer holds all of them. */
-  private loggedSince(rev: number): Delta[] | undefined {
-    const count = this.rev - rev;
-    if (count < 0 || count > this.log.length) return undefined;
-    return this.log.slice(this.log.length - count).map((entry) => entry.delta);
-  }
-
-  private nudges(except: string | undefined): Outgoing[] {
-    const out: Outgoing[] = [];
+  private nudgeOthers(except: number | undefined): number[] {
+    const nudge: number[] = [];
     for (const [id, view] of this.views) {
-      if (id !== except && view.shadowRev !== this.rev) out.push(this.out(id, { type: "Nudge" }));
+      if (id !== except && !view.nudged && view.shadowRev !== this.rev) {
+        view.nudged = true;
+        nudge.push(id);
+      }
     }
-    return out;
+    return nudge.sort((a, b) => a - b);
   }
-}
 
-function insertedText(delta: Delta): string {
-  return delta.map((op) => (op.kind === "insert" ? op.text : "")).join("");
+  /** Replaces the client's view with a fresh one on the master text and answers with the whole text. */
+  private resync(client: number, seq: number, reason: ResyncReason, outcome: Outcome): Outcome {
+    this.counters.resyncs += 1;
+    const m = this.views.get(client)?.shadowM ?? 0;
+    const n = this.appliedN.get(client) ?? 0;
+    this.views.set(client, {
+      shadow: this.master,
+      shadowN: n,
+      shadowM: m,
+      shadowRev: this.rev,
+      backup: this.master,
+      backupM: m,
+      backupRev: this.rev,
+      stack: [],
+      stackFirstM: m,
+      lastSeq: seq,
+      nudged: false,
+    });
+    outcome.reply = { type: "Resync", seq, n, m, text: this.master.toString(), hash: this.master.hash() };
+    outcome.resync = reason;
+    if (outcome.history.length > 0) outcome.nudge = this.nudgeOthers(client);
+    return outcome;
+  }
 }

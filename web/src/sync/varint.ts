@@ -146,6 +146,13 @@ export class Reader {
     return value;
   }
 
+  /** A count or length that must fit in the bytes left (each item takes at least one byte), else `Truncated`. */
+  count(): number {
+    const value = this.varint();
+    if (value > this.remaining) throw new SyncError("Truncated", "message truncated");
+    return value;
+  }
+
   /** A varint-length-prefixed UTF-8 string of at most `limit` bytes. */
   string(limit: number): string {
     const length = this.length(limit);

@@ -100,10 +100,10 @@ function writeEdits(out: ByteWriter, edits: readonly Delta[]): void {
 
 function readEdits(reader: Reader, limits: Limits): Delta[] {
   // Every delta takes at least its one-byte length prefix, which bounds the count.
-  const count = reader.length(reader.remaining);
+  const count = reader.count();
   const edits: Delta[] = [];
   for (let i = 0; i < count; i++) {
-    const length = reader.length(reader.remaining);
+    const length = reader.count();
     edits.push(decodeDelta(reader.take(length), limits.maxDocumentBytes));
   }
   return edits;
@@ -208,7 +208,7 @@ export function decodeServer(bytes: Uint8Array, limits: Limits = DEFAULT_LIMITS)
       const mFirst = reader.varint();
       const edits = readEdits(reader, limits);
       const hash = hashFromBytes(reader.take(8));
-      const count = reader.length(reader.remaining);
+      const count = reader.count();
       const failures: Failure[] = [];
       for (let i = 0; i < count; i++) {
         const n = reader.varint();
