@@ -80,6 +80,13 @@ export interface DocumentOptions {
   maxLog?: number;
   /** The saved `appliedVersions()` of a restarted document. */
   applied?: Iterable<[number, number]>;
+  /**
+   * Not in PROTOCOL.md v1 (off by default): answer a repeated Sync (same seq as the last one handled) with the very
+   * reply sent the first time, instead of handling it again. Handling it again rolls the view back and re-derives
+   * its server edits; when the master changed in between, the second reply differs from the first, and the client,
+   * which acts on whichever arrives first, ends up out of step with the view and needs a resync.
+   */
+  replayDuplicateReplies?: boolean;
 }
 
 interface View {
@@ -95,6 +102,8 @@ interface View {
   stack: Delta[];
   stackFirstM: number;
   lastSeq: number;
+  /** The reply to `lastSeq`, for `replayDuplicateReplies`. */
+  lastReply: ServerMessage | undefined;
   nudged: boolean;
 }
 
@@ -121,6 +130,7 @@ export class ServerDocument {
   private readonly limits: Limits;
   private readonly dmp: DmpSettings;
   private readonly maxLog: number;
+  private readonly replayDuplicates: boolean;
   private readonly counters: Stats = { editsApplied: 0, fastPath: 0, fuzzyPath: 0, fuzzyFailures: 0, resyncs: 0 };
 
   /** A document holding `text` (`DocumentTooLarge` past the limit), optionally restarted with saved versions. */
@@ -128,6 +138,7 @@ export class ServerDocument {
     this.limits = options.limits ?? DEFAULT_LIMITS;
     this.dmp = options.dmp ?? DEFAULT_DMP;
     this.maxLog = options.maxLog ?? 1024;
+    this.replayDuplicates = options.replayDuplicateReplies ?? false;
     const size = utf8Length(text);
     if (size > this.limits.maxDocumentBytes) {
       throw new SyncError("DocumentTooLarge", `${size} bytes, the limit is ${this.limits.maxDocumentBytes}`);
@@ -215,6 +226,9 @@ export class ServerDocument {
     if (message.type === "ResyncRequest") {
       const view = this.views.get(client);
       if (view !== undefined && message.seq < view.lastSeq) return newOutcome();
+      if (this.replayDuplicates && view !== undefined && message.seq === view.lastSeq && view.lastReply !== undefined) {
+        return { ...newOutcome(), reply: view.lastReply };
+      }
       return this.resync(client, message.seq, "Requested", newOutcome());
     }
     return this.sync(client, message.seq, message.mAck, message.nFirst, message.edits, message.hash, nowMs);
@@ -233,6 +247,10 @@ export class ServerDocument {
     const view = this.views.get(client);
     if (view === undefined) return this.resync(client, seq, "UnknownView", outcome);
     if (seq < view.lastSeq) return outcome;
+    if (this.replayDuplicates && seq === view.lastSeq && view.lastReply !== undefined) {
+      outcome.reply = view.lastReply;
+      return outcome;
+    }
     view.lastSeq = seq;
     view.nudged = false;
     if (mAck !== view.shadowM) {
@@ -282,6 +300,7 @@ export class ServerDocument {
       hash: view.shadow.hash(),
       failures: [...outcome.failures],
     };
+    view.lastReply = outcome.reply;
     if (changed) outcome.nudge = this.nudgeOthers(client);
     return outcome;
   }
@@ -408,9 +427,11 @@ export class ServerDocument {
       stack: [],
       stackFirstM: m,
       lastSeq: seq,
+      lastReply: undefined,
       nudged: false,
     });
     outcome.reply = { type: "Resync", seq, n, m, text: this.master.toString(), hash: this.master.hash() };
+    this.views.get(client)!.lastReply = outcome.reply;
     outcome.resync = reason;
     if (outcome.history.length > 0) outcome.nudge = this.nudgeOthers(client);
     return outcome;
