@@ -2,6 +2,7 @@
 //!
 //! The client never diffs on the common path: local edits compose into `pending`, and server edits are
 //! transformed past `pending` exactly, so a server edit can never fail to apply on the client.
+//! Only a resync diffs, to learn what the server changed since the text our unacknowledged edits start from.
 
 use crate::delta::Delta;
 use crate::dmp;
@@ -14,10 +15,8 @@ use crate::{Error, Limits};
 pub enum ClientEvent {
     /// Remote changes reached the text; `delta` turns the previous text into the current one (map cursors through it).
     Changed { delta: Delta },
-    /// The server could not apply our edit `n`; `dropped` is the text that did not make it. Show it to the user.
+    /// The server refused our edit `n` (it would make the document too large); `dropped` is the text that did not make it. Show it to the user.
     Failed { n: u64, dropped: String },
-    /// After a resync these local edits could not be merged onto the server's text. Show them to the user.
-    LostOnResync { dropped: String },
     /// The client found an inconsistency and will ask for the whole text on its next send.
     ResyncNeeded { reason: String },
     /// The server refused a message.
@@ -126,7 +125,10 @@ impl Client {
         delta.check_base(self.text.len())?;
         let new_bytes = self.text.len_bytes() as u64 + inserted_bytes(delta);
         if new_bytes > self.limits.max_document_bytes as u64 {
-            return Err(Error::DocumentTooLarge { size: new_bytes, limit: self.limits.max_document_bytes as u64 });
+            return Err(Error::DocumentTooLarge {
+                size: new_bytes,
+                limit: self.limits.max_document_bytes as u64,
+            });
         }
         self.pending = self.pending.compose(delta)?;
         self.text.apply(delta)
@@ -142,7 +144,8 @@ impl Client {
             ClientMessage::ResyncRequest { seq: self.seq }
         } else {
             if !self.pending.is_identity() {
-                let pending = std::mem::replace(&mut self.pending, Delta::identity(self.text.len()));
+                let pending =
+                    std::mem::replace(&mut self.pending, Delta::identity(self.text.len()));
                 // `pending` was checked against the shadow's length when it was composed.
                 if self.shadow.apply(&pending).is_err() {
                     return self.resync_now("pending edits did not fit the shadow");
@@ -163,7 +166,11 @@ impl Client {
             ClientMessage::Sync {
                 seq: self.seq,
                 m_ack: self.m,
-                n_first: if self.stack.is_empty() { self.n } else { self.stack_first_n },
+                n_first: if self.stack.is_empty() {
+                    self.n
+                } else {
+                    self.stack_first_n
+                },
                 edits: self.stack.clone(),
                 hash: self.shadow.hash(),
             }
@@ -208,13 +215,26 @@ impl Client {
                 self.synced = false;
                 Ok(vec![ClientEvent::ServerError { code, message }])
             }
-            ServerMessage::Reply { seq, n_ack, m_first, edits, hash, failures } => {
-                if !matches!(self.in_flight, Some(ClientMessage::Sync { seq: sent, .. }) if sent == seq) {
+            ServerMessage::Reply {
+                seq,
+                n_ack,
+                m_first,
+                edits,
+                hash,
+                failures,
+            } => {
+                if !matches!(self.in_flight, Some(ClientMessage::Sync { seq: sent, .. }) if sent == seq)
+                {
                     return Ok(Vec::new());
                 }
                 self.in_flight = None;
-                let mut events: Vec<ClientEvent> =
-                    failures.into_iter().map(|failure| ClientEvent::Failed { n: failure.n, dropped: failure.dropped }).collect();
+                let mut events: Vec<ClientEvent> = failures
+                    .into_iter()
+                    .map(|failure| ClientEvent::Failed {
+                        n: failure.n,
+                        dropped: failure.dropped,
+                    })
+                    .collect();
                 match self.apply_reply(n_ack, m_first, &edits, hash) {
                     Ok(Some(delta)) => events.push(ClientEvent::Changed { delta }),
                     Ok(None) => {}
@@ -225,14 +245,22 @@ impl Client {
                 }
                 Ok(events)
             }
-            ServerMessage::Resync { seq, n, m, text, hash } => {
+            ServerMessage::Resync {
+                seq,
+                n,
+                m,
+                text,
+                hash,
+            } => {
                 if !matches!(&self.in_flight, Some(message) if message_seq(message) == seq) {
                     return Ok(Vec::new());
                 }
                 self.in_flight = None;
                 if crate::hash::hash(&text) != hash {
                     self.synced = false;
-                    return Ok(vec![ClientEvent::ResyncNeeded { reason: "resync text does not match its hash".into() }]);
+                    return Ok(vec![ClientEvent::ResyncNeeded {
+                        reason: "resync text does not match its hash".into(),
+                    }]);
                 }
                 self.apply_resync(n, m, text)
             }
@@ -240,9 +268,18 @@ impl Client {
     }
 
     /// Applies a Reply on copies and commits only if all of it fits; `Err` carries why a resync is needed.
-    fn apply_reply(&mut self, n_ack: u64, m_first: u64, edits: &[Delta], hash: u64) -> Result<Option<Delta>, String> {
+    fn apply_reply(
+        &mut self,
+        n_ack: u64,
+        m_first: u64,
+        edits: &[Delta],
+        hash: u64,
+    ) -> Result<Option<Delta>, String> {
         if n_ack != self.n {
-            return Err(format!("server acknowledged up to {n_ack}, we sent up to {}", self.n));
+            return Err(format!(
+                "server acknowledged up to {n_ack}, we sent up to {}",
+                self.n
+            ));
         }
         let mut shadow = self.shadow.clone();
         let mut text = self.text.clone();
@@ -257,19 +294,30 @@ impl Client {
             if version > m {
                 return Err(format!("server edit {version} arrived before {m}"));
             }
-            delta.check_base(shadow.len()).map_err(|error| error.to_string())?;
-            let for_text = delta.transform(&pending, true).map_err(|error| error.to_string())?;
-            pending = pending.transform(delta, false).map_err(|error| error.to_string())?;
+            delta
+                .check_base(shadow.len())
+                .map_err(|error| error.to_string())?;
+            let for_text = delta
+                .transform(&pending, true)
+                .map_err(|error| error.to_string())?;
+            pending = pending
+                .transform(delta, false)
+                .map_err(|error| error.to_string())?;
             shadow.apply(delta).map_err(|error| error.to_string())?;
             text.apply(&for_text).map_err(|error| error.to_string())?;
             change = Some(match change {
                 None => for_text,
-                Some(earlier) => earlier.compose(&for_text).map_err(|error| error.to_string())?,
+                Some(earlier) => earlier
+                    .compose(&for_text)
+                    .map_err(|error| error.to_string())?,
             });
             m += 1;
         }
         if m_first + edits.len() as u64 != m {
-            return Err(format!("server versions end at {}, ours at {m}", m_first + edits.len() as u64));
+            return Err(format!(
+                "server versions end at {}, ours at {m}",
+                m_first + edits.len() as u64
+            ));
         }
         if shadow.hash() != hash {
             return Err("shadow hash mismatch".into());
@@ -285,39 +333,47 @@ impl Client {
     }
 
     /// Takes the server's whole text and merges our unacknowledged edits onto it.
-    fn apply_resync(&mut self, n: u64, m: u64, server_text: String) -> Result<Vec<ClientEvent>, Error> {
-        let mut events = Vec::new();
-        let applied = n.saturating_sub(self.stack_first_n).min(self.stack.len() as u64) as usize;
+    ///
+    /// Three-way: `base` is the text our unacknowledged edits start from; our changes (base to text) are known exactly,
+    /// the server's (base to its text) come from a diff; our changes are transformed past the server's, so neither
+    /// side's insertions can be lost and nothing is applied twice.
+    fn apply_resync(
+        &mut self,
+        n: u64,
+        m: u64,
+        server_text: String,
+    ) -> Result<Vec<ClientEvent>, Error> {
+        let applied = n
+            .saturating_sub(self.stack_first_n)
+            .min(self.stack.len() as u64) as usize;
         let mut base = self.stack_base.clone();
         for delta in &self.stack[..applied] {
             base.apply(delta)?;
         }
-        let local_changes = applied < self.stack.len() || !self.pending.is_identity();
-        let old_text = self.text.to_string();
-        let new_text = if local_changes {
-            let base = base.to_string();
-            let local = dmp::diff(&base, &old_text, self.limits.diff_timeout_ms)?;
-            let merged = dmp::fuzzy_apply(&base, &local, &server_text, self.limits.diff_timeout_ms)?;
-            events.extend(merged.dropped.into_iter().map(|dropped| ClientEvent::LostOnResync { dropped }));
-            merged.text
-        } else {
-            server_text.clone()
-        };
+        let mut local = Delta::identity(base.len());
+        for delta in &self.stack[applied..] {
+            local = local.compose(delta)?;
+        }
+        local = local.compose(&self.pending)?;
+        let remote = dmp::diff(&base.to_string(), &server_text, self.limits.diff_timeout_ms)?;
+        let pending = local.transform(&remote, false)?;
+        let change = remote.transform(&local, true)?;
         let server = Text::new(&server_text);
-        self.pending = dmp::diff(&server_text, &new_text, self.limits.diff_timeout_ms)?;
+        self.text.apply(&change)?;
+        self.pending = pending;
         self.shadow = server.clone();
         self.stack_base = server;
-        self.text = Text::new(&new_text);
         self.stack.clear();
         self.stack_first_n = n;
         self.n = n;
         self.m = m;
         self.synced = true;
         self.want_sync = false;
-        if old_text != new_text {
-            events.push(ClientEvent::Changed { delta: dmp::diff(&old_text, &new_text, self.limits.diff_timeout_ms)? });
-        }
-        Ok(events)
+        Ok(if change.is_identity() {
+            Vec::new()
+        } else {
+            vec![ClientEvent::Changed { delta: change }]
+        })
     }
 }
 

@@ -46,11 +46,14 @@ impl Delta {
 
     /// Replace `del` code points at `pos` by `ins`, in a text of `len` code points.
     pub fn splice(len: usize, pos: usize, del: usize, ins: &str) -> Result<Delta, Error> {
-        let end = pos.checked_add(del).filter(|end| *end <= len).ok_or(Error::OutOfRange {
-            pos: pos as u64,
-            del: del as u64,
-            len: len as u64,
-        })?;
+        let end = pos
+            .checked_add(del)
+            .filter(|end| *end <= len)
+            .ok_or(Error::OutOfRange {
+                pos: pos as u64,
+                del: del as u64,
+                len: len as u64,
+            })?;
         Ok(Delta::normalize(vec![
             Op::Retain(pos),
             Op::Delete(del),
@@ -127,7 +130,10 @@ impl Delta {
     pub fn check_base(&self, len: usize) -> Result<(), Error> {
         let base = self.base_len();
         if base != len {
-            return Err(Error::LengthMismatch { delta: base as u64, text: len as u64 });
+            return Err(Error::LengthMismatch {
+                delta: base as u64,
+                text: len as u64,
+            });
         }
         Ok(())
     }
@@ -153,7 +159,10 @@ impl Delta {
 
     /// The delta that does `self` then `next`.
     pub fn compose(&self, next: &Delta) -> Result<Delta, Error> {
-        let mismatch = || Error::LengthMismatch { delta: next.base_len() as u64, text: self.target_len() as u64 };
+        let mismatch = || Error::LengthMismatch {
+            delta: next.base_len() as u64,
+            text: self.target_len() as u64,
+        };
         let mut a = Stream::new(&self.ops);
         let mut b = Stream::new(&next.ops);
         let mut out = Vec::new();
@@ -180,7 +189,10 @@ impl Delta {
     /// Rewrites `self` (made against the same base as `other`) to apply after `other`.
     /// When both insert at one position, `self_first` puts `self`'s text first.
     pub fn transform(&self, other: &Delta, self_first: bool) -> Result<Delta, Error> {
-        let mismatch = || Error::LengthMismatch { delta: self.base_len() as u64, text: other.base_len() as u64 };
+        let mismatch = || Error::LengthMismatch {
+            delta: self.base_len() as u64,
+            text: other.base_len() as u64,
+        };
         let mut a = Stream::new(&self.ops);
         let mut b = Stream::new(&other.ops);
         let mut out = Vec::new();
@@ -256,15 +268,23 @@ impl Delta {
                 1 => Op::Delete(value),
                 2 => {
                     let bytes = reader.take(value)?;
-                    Op::Insert(std::str::from_utf8(bytes).map_err(|_| Error::BadUtf8)?.to_owned())
+                    Op::Insert(
+                        std::str::from_utf8(bytes)
+                            .map_err(|_| Error::BadUtf8)?
+                            .to_owned(),
+                    )
                 }
                 _ => Op::Delete(value),
             };
             match (ops.last(), &op) {
                 (Some(Op::Retain(_)), Op::Retain(_))
                 | (Some(Op::Delete(_)), Op::Delete(_))
-                | (Some(Op::Insert(_)), Op::Insert(_)) => return Err(Error::NonCanonical("adjacent ops of one kind")),
-                (Some(Op::Insert(_)), Op::Delete(_)) => return Err(Error::NonCanonical("insert before delete")),
+                | (Some(Op::Insert(_)), Op::Insert(_)) => {
+                    return Err(Error::NonCanonical("adjacent ops of one kind"))
+                }
+                (Some(Op::Insert(_)), Op::Delete(_)) => {
+                    return Err(Error::NonCanonical("insert before delete"))
+                }
                 _ => {}
             }
             match &op {
@@ -277,7 +297,10 @@ impl Delta {
             }
             let size = base.max(target);
             if size > limit {
-                return Err(Error::DocumentTooLarge { size: size as u64, limit: limit as u64 });
+                return Err(Error::DocumentTooLarge {
+                    size: size as u64,
+                    limit: limit as u64,
+                });
             }
             ops.push(op);
         }
@@ -290,7 +313,9 @@ pub(crate) fn byte_offset(text: &str, chars: usize) -> usize {
     if chars == 0 {
         return 0;
     }
-    text.char_indices().nth(chars).map_or(text.len(), |(index, _)| index)
+    text.char_indices()
+        .nth(chars)
+        .map_or(text.len(), |(index, _)| index)
 }
 
 /// Walks a delta's ops, splitting the head op when only part of it is taken.
@@ -355,6 +380,54 @@ impl<'a> Stream<'a> {
     }
 }
 
+/// JSON form used by the shared test vectors: `[["r", n], ["d", n], ["i", "text"]]`.
+impl serde::Serialize for Delta {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.ops.len()))?;
+        for op in &self.ops {
+            match op {
+                Op::Retain(n) => seq.serialize_element(&("r", n))?,
+                Op::Delete(n) => seq.serialize_element(&("d", n))?,
+                Op::Insert(text) => seq.serialize_element(&("i", text))?,
+            }
+        }
+        seq.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Delta {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Delta, D::Error> {
+        use serde::de::Error as _;
+        let raw: Vec<(String, serde_json::Value)> = serde::Deserialize::deserialize(deserializer)?;
+        let mut ops = Vec::with_capacity(raw.len());
+        for (kind, value) in raw {
+            let count = || {
+                value
+                    .as_u64()
+                    .map(|n| n as usize)
+                    .ok_or_else(|| D::Error::custom("op length must be a number"))
+            };
+            ops.push(match kind.as_str() {
+                "r" => Op::Retain(count()?),
+                "d" => Op::Delete(count()?),
+                "i" => Op::Insert(
+                    value
+                        .as_str()
+                        .ok_or_else(|| D::Error::custom("insert must be a string"))?
+                        .to_owned(),
+                ),
+                _ => return Err(D::Error::custom("op kind must be r, d or i")),
+            });
+        }
+        let delta = Delta::normalize(ops.clone());
+        if delta.ops != ops {
+            return Err(D::Error::custom("delta is not canonical"));
+        }
+        Ok(delta)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,8 +440,16 @@ mod tests {
 
     #[test]
     fn normalize_puts_deletes_before_inserts() {
-        let delta = Delta::normalize(vec![Op::Insert("x".into()), Op::Delete(2), Op::Insert("y".into()), Op::Retain(1)]);
-        assert_eq!(delta.ops(), &[Op::Delete(2), Op::Insert("xy".into()), Op::Retain(1)]);
+        let delta = Delta::normalize(vec![
+            Op::Insert("x".into()),
+            Op::Delete(2),
+            Op::Insert("y".into()),
+            Op::Retain(1),
+        ]);
+        assert_eq!(
+            delta.ops(),
+            &[Op::Delete(2), Op::Insert("xy".into()), Op::Retain(1)]
+        );
     }
 
     #[test]
@@ -397,50 +478,21 @@ mod tests {
 
     #[test]
     fn decoder_rejects_non_canonical_deltas() {
-        assert_eq!(Delta::decode(&[4, 4], 100), Err(Error::NonCanonical("adjacent ops of one kind")));
-        assert_eq!(Delta::decode(&[6, b'a', 5], 100), Err(Error::NonCanonical("insert before delete")));
+        assert_eq!(
+            Delta::decode(&[4, 4], 100),
+            Err(Error::NonCanonical("adjacent ops of one kind"))
+        );
+        assert_eq!(
+            Delta::decode(&[6, b'a', 5], 100),
+            Err(Error::NonCanonical("insert before delete"))
+        );
         assert_eq!(Delta::decode(&[3], 100), Err(Error::BadOp("op kind 3")));
         assert_eq!(Delta::decode(&[0], 100), Err(Error::BadOp("zero length")));
         assert_eq!(Delta::decode(&[6, 0xff], 100), Err(Error::BadUtf8));
         assert_eq!(Delta::decode(&[10, b'a'], 100), Err(Error::Truncated));
-        assert!(matches!(Delta::decode(&[0x80, 0x80, 0x80, 0x04], 100), Err(Error::DocumentTooLarge { .. })));
-    }
-}
-
-/// JSON form used by the shared test vectors: `[["r", n], ["d", n], ["i", "text"]]`.
-impl serde::Serialize for Delta {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let mut seq = serializer.serialize_seq(Some(self.ops.len()))?;
-        for op in &self.ops {
-            match op {
-                Op::Retain(n) => seq.serialize_element(&("r", n))?,
-                Op::Delete(n) => seq.serialize_element(&("d", n))?,
-                Op::Insert(text) => seq.serialize_element(&("i", text))?,
-            }
-        }
-        seq.end()
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Delta {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Delta, D::Error> {
-        use serde::de::Error as _;
-        let raw: Vec<(String, serde_json::Value)> = serde::Deserialize::deserialize(deserializer)?;
-        let mut ops = Vec::with_capacity(raw.len());
-        for (kind, value) in raw {
-            let count = || value.as_u64().map(|n| n as usize).ok_or_else(|| D::Error::custom("op length must be a number"));
-            ops.push(match kind.as_str() {
-                "r" => Op::Retain(count()?),
-                "d" => Op::Delete(count()?),
-                "i" => Op::Insert(value.as_str().ok_or_else(|| D::Error::custom("insert must be a string"))?.to_owned()),
-                _ => return Err(D::Error::custom("op kind must be r, d or i")),
-            });
-        }
-        let delta = Delta::normalize(ops.clone());
-        if delta.ops != ops {
-            return Err(D::Error::custom("delta is not canonical"));
-        }
-        Ok(delta)
+        assert!(matches!(
+            Delta::decode(&[0x80, 0x80, 0x80, 0x04], 100),
+            Err(Error::DocumentTooLarge { .. })
+        ));
     }
 }

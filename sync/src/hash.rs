@@ -26,7 +26,12 @@ impl Default for Poly {
 
 impl Poly {
     /// The hash of the empty text.
-    pub const EMPTY: Poly = Poly { h1: 0, h2: 0, pow1: 1, pow2: 1 };
+    pub const EMPTY: Poly = Poly {
+        h1: 0,
+        h2: 0,
+        pow1: 1,
+        pow2: 1,
+    };
 
     /// Hashes a string's code points.
     pub fn of(text: &str) -> Poly {
@@ -105,7 +110,10 @@ mod tests {
     fn concatenation_matches_direct_hash() {
         let a = "héllo 🍊 wörld\r\n";
         let b = "more 🌊 text";
-        assert_eq!(Poly::of(a).concat(Poly::of(b)), Poly::of(&format!("{a}{b}")));
+        assert_eq!(
+            Poly::of(a).concat(Poly::of(b)),
+            Poly::of(&format!("{a}{b}"))
+        );
     }
 
     #[test]

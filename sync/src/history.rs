@@ -46,7 +46,10 @@ impl HistoryEntry {
     pub fn decode(bytes: &[u8], limits: &Limits) -> Result<(HistoryEntry, usize), Error> {
         let mut reader = Reader::new(bytes);
         let author = match reader.byte()? {
-            0 => Author::Client { id: reader.varint()?, version: reader.varint()? },
+            0 => Author::Client {
+                id: reader.varint()?,
+                version: reader.varint()?,
+            },
             1 => Author::Disk,
             2 => Author::Server,
             other => return Err(Error::UnknownMessage(other)),
@@ -54,7 +57,14 @@ impl HistoryEntry {
         let time_ms = reader.varint()?;
         let len = reader.count()?;
         let delta = Delta::decode(reader.take(len)?, limits.max_document_bytes)?;
-        Ok((HistoryEntry { time_ms, author, delta }, bytes.len() - reader.remaining()))
+        Ok((
+            HistoryEntry {
+                time_ms,
+                author,
+                delta,
+            },
+            bytes.len() - reader.remaining(),
+        ))
     }
 }
 

@@ -1,4 +1,4 @@
-//! Orrery's differential synchronization engine: Neil Fraser's guaranteed-delivery DiffSync for plain text, with strict deltas, a shadow hash in every message, resync that keeps local edits, and counted fuzzy-patch failures.
+//! Orrery's differential synchronization engine: Neil Fraser's guaranteed-delivery DiffSync for plain text, with strict deltas, a shadow hash in every message, resync that keeps local edits, and concurrent edits merged by transformation rather than fuzzy patching.
 //! `PROTOCOL.md` beside this crate is the normative description; the TypeScript twin in `web/src/sync/` implements the same and `vectors/` checks that both agree.
 //! This crate is pure: no I/O, no clocks of its own (callers pass the time), no async runtime, and it depends on nothing else of Orrery's.
 //! The local hub owns one [`Document`] per open file and feeds it the messages of every [`Client`].
@@ -17,7 +17,7 @@ pub mod wire;
 
 pub use client::{Client, ClientEvent};
 pub use delta::{Delta, Op};
-pub use dmp::{diff, fuzzy_apply, FuzzyResult};
+pub use dmp::diff;
 pub use error::Error;
 pub use hash::hash;
 pub use history::{Author, HistoryEntry};

@@ -44,7 +44,12 @@ pub struct Text {
 impl Text {
     /// Builds a text from a string.
     pub fn new(text: &str) -> Text {
-        let mut result = Text { chunks: chunked(text), ..Text::default() };
+        let mut result = Text {
+            chunks: chunked(text),
+            chars: text.chars().count(),
+            bytes: text.len(),
+            poly: Poly::EMPTY,
+        };
         result.refresh();
         result
     }
@@ -94,18 +99,23 @@ impl Text {
     }
 
     fn splice_unrefreshed(&mut self, pos: usize, del: usize, ins: &str) -> Result<(), Error> {
-        let end = pos.checked_add(del).filter(|end| *end <= self.chars).ok_or(Error::OutOfRange {
-            pos: pos as u64,
-            del: del as u64,
-            len: self.chars as u64,
-        })?;
+        let end = pos
+            .checked_add(del)
+            .filter(|end| *end <= self.chars)
+            .ok_or(Error::OutOfRange {
+                pos: pos as u64,
+                del: del as u64,
+                len: self.chars as u64,
+            })?;
         if del == 0 && ins.is_empty() {
             return Ok(());
         }
         // Find the first chunk touched (the one holding `pos`, or the last one when appending) and the last one.
         let mut start_index = 0;
         let mut start_chars = 0;
-        while start_index + 1 < self.chunks.len() && start_chars + self.chunks[start_index].chars <= pos {
+        while start_index + 1 < self.chunks.len()
+            && start_chars + self.chunks[start_index].chars <= pos
+        {
             start_chars += self.chunks[start_index].chars;
             start_index += 1;
         }
@@ -130,27 +140,38 @@ impl Text {
                 replace_end += 1;
             }
         }
+        let removed_bytes: usize = self.chunks[start_index..replace_end]
+            .iter()
+            .map(|chunk| chunk.text.len())
+            .sum();
+        let removed_chars: usize = self.chunks[start_index..replace_end]
+            .iter()
+            .map(|chunk| chunk.chars)
+            .sum();
         let pieces = chunked(&rebuilt);
+        self.chars =
+            self.chars - removed_chars + pieces.iter().map(|chunk| chunk.chars).sum::<usize>();
+        self.bytes = self.bytes - removed_bytes + rebuilt.len();
         self.chunks.splice(start_index..replace_end, pieces);
         Ok(())
     }
 
+    /// Recomputes the whole-text hash from the chunk hashes (lengths are kept up to date by each splice).
     fn refresh(&mut self) {
-        let mut poly = Poly::EMPTY;
-        let (mut chars, mut bytes) = (0, 0);
-        for chunk in &self.chunks {
-            poly = poly.concat(chunk.poly);
-            chars += chunk.chars;
-            bytes += chunk.text.len();
-        }
-        self.poly = poly;
-        self.chars = chars;
-        self.bytes = bytes;
+        self.poly = self
+            .chunks
+            .iter()
+            .fold(Poly::EMPTY, |poly, chunk| poly.concat(chunk.poly));
     }
 
     /// True when both texts share every chunk: a cheap equality test that can say "don't know" (false).
     pub fn same_chunks(&self, other: &Text) -> bool {
-        self.chunks.len() == other.chunks.len() && self.chunks.iter().zip(&other.chunks).all(|(a, b)| Arc::ptr_eq(a, b))
+        self.chunks.len() == other.chunks.len()
+            && self
+                .chunks
+                .iter()
+                .zip(&other.chunks)
+                .all(|(a, b)| Arc::ptr_eq(a, b))
     }
 }
 
@@ -165,7 +186,9 @@ impl std::fmt::Display for Text {
 
 impl PartialEq for Text {
     fn eq(&self, other: &Text) -> bool {
-        self.chars == other.chars && self.poly == other.poly && self.to_string() == other.to_string()
+        self.chars == other.chars
+            && self.poly == other.poly
+            && self.to_string() == other.to_string()
     }
 }
 
@@ -197,10 +220,16 @@ mod tests {
         let mut text = Text::new("");
         let mut seed: u64 = 7;
         for step in 0..3000 {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let len = reference.chars().count();
             let pos = (seed >> 33) as usize % (len + 1);
-            let del = if step % 3 == 0 { ((seed >> 20) as usize % 40).min(len - pos) } else { 0 };
+            let del = if step % 3 == 0 {
+                ((seed >> 20) as usize % 40).min(len - pos)
+            } else {
+                0
+            };
             let ins = match step % 5 {
                 0 => "🍊\r\n".repeat((seed >> 40) as usize % 90),
                 _ => "xé".repeat((seed >> 45) as usize % 5),
@@ -219,7 +248,10 @@ mod tests {
     #[test]
     fn splice_out_of_range_is_an_error() {
         let mut text = Text::new("abc");
-        assert!(matches!(text.splice(2, 2, ""), Err(Error::OutOfRange { .. })));
+        assert!(matches!(
+            text.splice(2, 2, ""),
+            Err(Error::OutOfRange { .. })
+        ));
         assert_eq!(text.to_string(), "abc");
     }
 }

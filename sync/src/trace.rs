@@ -35,13 +35,16 @@ impl Trace {
     /// Parses a gzipped trace.
     pub fn parse_gz(bytes: &[u8]) -> Result<Trace, Error> {
         let mut json = Vec::new();
-        flate2::read::GzDecoder::new(bytes).read_to_end(&mut json).map_err(|error| Error::Trace(error.to_string()))?;
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut json)
+            .map_err(|error| Error::Trace(error.to_string()))?;
         Trace::parse_json(&json)
     }
 
     /// Parses a trace's JSON.
     pub fn parse_json(bytes: &[u8]) -> Result<Trace, Error> {
-        let raw: RawTrace = serde_json::from_slice(bytes).map_err(|error| Error::Trace(error.to_string()))?;
+        let raw: RawTrace =
+            serde_json::from_slice(bytes).map_err(|error| Error::Trace(error.to_string()))?;
         Ok(Trace {
             start_content: raw.start_content,
             end_content: raw.end_content,

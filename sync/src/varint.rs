@@ -76,7 +76,10 @@ impl<'a> Reader<'a> {
     pub fn length(&mut self, limit: usize) -> Result<usize, Error> {
         let value = self.varint()?;
         if value > limit as u64 {
-            return Err(Error::DocumentTooLarge { size: value, limit: limit as u64 });
+            return Err(Error::DocumentTooLarge {
+                size: value,
+                limit: limit as u64,
+            });
         }
         Ok(value as usize)
     }
@@ -139,7 +142,10 @@ mod tests {
 
     #[test]
     fn overlong_and_huge_varints_are_rejected() {
-        assert_eq!(Reader::new(&[0x80, 0x00]).varint(), Err(Error::BadVarint("overlong encoding")));
+        assert_eq!(
+            Reader::new(&[0x80, 0x00]).varint(),
+            Err(Error::BadVarint("overlong encoding"))
+        );
         assert!(Reader::new(&[0xff; 8]).varint().is_err());
         assert!(Reader::new(&[0xff; 9]).varint().is_err());
         assert_eq!(Reader::new(&[0x80]).varint(), Err(Error::Truncated));

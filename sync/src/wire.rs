@@ -94,7 +94,13 @@ pub fn encode_client(message: &ClientMessage) -> Vec<u8> {
             out.push(RESYNC_REQUEST);
             put_varint(&mut out, *seq);
         }
-        ClientMessage::Sync { seq, m_ack, n_first, edits, hash } => {
+        ClientMessage::Sync {
+            seq,
+            m_ack,
+            n_first,
+            edits,
+            hash,
+        } => {
             out.push(SYNC);
             put_varint(&mut out, *seq);
             put_varint(&mut out, *m_ack);
@@ -116,7 +122,9 @@ pub fn decode_client_with(bytes: &[u8], limits: &Limits) -> Result<ClientMessage
     check_size(bytes, limits)?;
     let mut reader = Reader::new(bytes);
     let message = match reader.byte()? {
-        RESYNC_REQUEST => ClientMessage::ResyncRequest { seq: reader.varint()? },
+        RESYNC_REQUEST => ClientMessage::ResyncRequest {
+            seq: reader.varint()?,
+        },
         SYNC => ClientMessage::Sync {
             seq: reader.varint()?,
             m_ack: reader.varint()?,
@@ -134,7 +142,14 @@ pub fn decode_client_with(bytes: &[u8], limits: &Limits) -> Result<ClientMessage
 pub fn encode_server(message: &ServerMessage) -> Vec<u8> {
     let mut out = Vec::with_capacity(32);
     match message {
-        ServerMessage::Reply { seq, n_ack, m_first, edits, hash, failures } => {
+        ServerMessage::Reply {
+            seq,
+            n_ack,
+            m_first,
+            edits,
+            hash,
+            failures,
+        } => {
             out.push(REPLY);
             put_varint(&mut out, *seq);
             put_varint(&mut out, *n_ack);
@@ -147,7 +162,13 @@ pub fn encode_server(message: &ServerMessage) -> Vec<u8> {
                 put_string(&mut out, &failure.dropped);
             }
         }
-        ServerMessage::Resync { seq, n, m, text, hash } => {
+        ServerMessage::Resync {
+            seq,
+            n,
+            m,
+            text,
+            hash,
+        } => {
             out.push(RESYNC);
             put_varint(&mut out, *seq);
             put_varint(&mut out, *n);
@@ -185,9 +206,19 @@ pub fn decode_server_with(bytes: &[u8], limits: &Limits) -> Result<ServerMessage
             let mut failures = Vec::with_capacity(count);
             for _ in 0..count {
                 let n = reader.varint()?;
-                failures.push(Failure { n, dropped: reader.string(limits.max_document_bytes)?.to_owned() });
+                failures.push(Failure {
+                    n,
+                    dropped: reader.string(limits.max_document_bytes)?.to_owned(),
+                });
             }
-            ServerMessage::Reply { seq, n_ack, m_first, edits, hash, failures }
+            ServerMessage::Reply {
+                seq,
+                n_ack,
+                m_first,
+                edits,
+                hash,
+                failures,
+            }
         }
         RESYNC => ServerMessage::Resync {
             seq: reader.varint()?,
@@ -197,7 +228,10 @@ pub fn decode_server_with(bytes: &[u8], limits: &Limits) -> Result<ServerMessage
             hash: reader.u64_le()?,
         },
         NUDGE => ServerMessage::Nudge,
-        ERROR => ServerMessage::Error { code: reader.varint()?, message: reader.string(limits.max_message_bytes)?.to_owned() },
+        ERROR => ServerMessage::Error {
+            code: reader.varint()?,
+            message: reader.string(limits.max_message_bytes)?.to_owned(),
+        },
         other => return Err(Error::UnknownMessage(other)),
     };
     reader.finish()?;
@@ -206,7 +240,10 @@ pub fn decode_server_with(bytes: &[u8], limits: &Limits) -> Result<ServerMessage
 
 fn check_size(bytes: &[u8], limits: &Limits) -> Result<(), Error> {
     if bytes.len() > limits.max_message_bytes {
-        return Err(Error::MessageTooLarge { size: bytes.len() as u64, limit: limits.max_message_bytes as u64 });
+        return Err(Error::MessageTooLarge {
+            size: bytes.len() as u64,
+            limit: limits.max_message_bytes as u64,
+        });
     }
     Ok(())
 }
@@ -232,7 +269,13 @@ mod tests {
     #[test]
     fn messages_round_trip() {
         let delta = Delta::splice(5, 2, 0, "é").unwrap_or_default();
-        let client = ClientMessage::Sync { seq: 3, m_ack: 2, n_first: 7, edits: vec![delta.clone()], hash: 0x0123_4567_89ab_cdef };
+        let client = ClientMessage::Sync {
+            seq: 3,
+            m_ack: 2,
+            n_first: 7,
+            edits: vec![delta.clone()],
+            hash: 0x0123_4567_89ab_cdef,
+        };
         assert_eq!(decode_client(&encode_client(&client)), Ok(client));
         let server = ServerMessage::Reply {
             seq: 3,
@@ -240,7 +283,10 @@ mod tests {
             m_first: 2,
             edits: vec![delta],
             hash: 42,
-            failures: vec![Failure { n: 7, dropped: "lost 🍊".into() }],
+            failures: vec![Failure {
+                n: 7,
+                dropped: "lost 🍊".into(),
+            }],
         };
         assert_eq!(decode_server(&encode_server(&server)), Ok(server));
     }
@@ -249,7 +295,13 @@ mod tests {
     fn garbage_is_an_error_not_a_panic() {
         assert_eq!(decode_client(&[]), Err(Error::Truncated));
         assert_eq!(decode_client(&[0x7f]), Err(Error::UnknownMessage(0x7f)));
-        assert_eq!(decode_client(&[0x01, 0x05, 0x00]), Err(Error::TrailingBytes(1)));
-        assert_eq!(decode_server(&[0x81, 1, 1, 1, 0xff, 0xff, 0x03]), Err(Error::Truncated));
+        assert_eq!(
+            decode_client(&[0x01, 0x05, 0x00]),
+            Err(Error::TrailingBytes(1))
+        );
+        assert_eq!(
+            decode_server(&[0x81, 1, 1, 1, 0xff, 0xff, 0x03]),
+            Err(Error::Truncated)
+        );
     }
 }
