@@ -97,6 +97,9 @@ struct View {
     /// The seq answered by the Resync that created this view: until the client moves past it, anything with that seq
     /// gets the Resync again and anything older is stale (the client renumbers its edits after a resync).
     resync_seq: u64,
+    /// The reply to `last_seq`, sent again if that message arrives again (a retransmission or a network duplicate)
+    /// rather than processing it twice: a second pass would roll the shadow back under a client that has moved on.
+    last_reply: Option<ServerMessage>,
     nudged: bool,
 }
 
@@ -251,6 +254,11 @@ impl Document {
             self.views.insert(client, view);
             return Ok(self.resync(client, seq, ResyncReason::Requested, outcome));
         }
+        if seq == view.last_seq {
+            outcome.reply = view.last_reply.clone();
+            self.views.insert(client, view);
+            return Ok(outcome);
+        }
         view.last_seq = seq;
         view.nudged = false;
         if m_ack != view.shadow_m {
@@ -313,14 +321,16 @@ impl Document {
             self.views.insert(client, view);
             return Ok(self.resync(client, seq, ResyncReason::StackTooLong, outcome));
         }
-        outcome.reply = Some(ServerMessage::Reply {
+        let reply = ServerMessage::Reply {
             seq,
             n_ack: view.shadow_n,
             m_first: view.stack_first_m,
             edits: view.stack.iter().cloned().collect(),
             hash: view.shadow.hash(),
             failures: outcome.failures.clone(),
-        });
+        };
+        view.last_reply = Some(reply.clone());
+        outcome.reply = Some(reply);
         self.views.insert(client, view);
         if changed {
             outcome.nudge = self.nudge_others(Some(client));
@@ -533,6 +543,7 @@ impl Document {
                 stack_first_m: m,
                 last_seq: seq,
                 resync_seq: seq,
+                last_reply: None,
                 nudged: false,
             },
         );

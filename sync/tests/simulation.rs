@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use orrery_sync::trace::Trace;
 use orrery_sync::wire::{decode_client, decode_server, encode_client, encode_server};
 use orrery_sync::{
-    Author, Client, ClientEvent, Delta, Document, HistoryEntry, Limits, ServerMessage,
+    Author, Client, ClientEvent, Delta, Document, HistoryEntry, Limits, ServerMessage, Stats,
 };
 
 /// splitmix64: small, seedable, and the same everywhere.
@@ -57,6 +57,8 @@ struct Plan {
     duplication: u64,
     max_delay: u64,
     edit_percent: u64,
+    /// Server limits; a short revision log forces the diff path for concurrent edits.
+    limits: Limits,
 }
 
 #[derive(Debug)]
@@ -87,6 +89,9 @@ struct Sim {
     now: u64,
     lossy: bool,
     trace: Option<Trace>,
+    /// Server counters summed over restarts.
+    stats: Stats,
+    resync_reasons: BTreeMap<String, u64>,
 }
 
 const FILLER: &[&str] = &["a", "b", "é", " ", "🍊", "\r\n", "\n", "x", "ü", "🌊", "z"];
@@ -106,7 +111,7 @@ impl Sim {
             .collect();
         Sim {
             rng: Rng(seed),
-            doc: Document::new(&initial_text, Limits::default()).expect("initial text fits"),
+            doc: Document::new(&initial_text, plan.limits.clone()).expect("initial text fits"),
             plan,
             clients,
             network: Vec::new(),
@@ -115,6 +120,8 @@ impl Sim {
             now: 0,
             lossy: true,
             trace,
+            stats: Stats::default(),
+            resync_reasons: BTreeMap::new(),
         }
     }
 
@@ -263,6 +270,12 @@ impl Sim {
                     .receive(packet.client, message, self.now)
                     .expect("server handles every message");
                 self.history.extend(outcome.history);
+                if let Some(reason) = &outcome.resync {
+                    *self
+                        .resync_reasons
+                        .entry(format!("{reason:?}"))
+                        .or_default() += 1;
+                }
                 if let Some(reply) = outcome.reply {
                     self.send(false, packet.client, encode_server(&reply));
                 }
@@ -302,6 +315,7 @@ impl Sim {
         }
         if self.rng.chance(1) {
             // The server process dies and restarts from what it saved: the text and the applied versions.
+            self.add_stats();
             let saved_text = self.doc.text();
             let saved_versions = self.doc.applied_versions();
             self.doc = Document::restore(&saved_text, saved_versions, Limits::default())
@@ -352,7 +366,18 @@ impl Sim {
         }
     }
 
-    fn check(&self, seed: u64) {
+    fn add_stats(&mut self) {
+        let stats = self.doc.stats();
+        self.stats.edits_applied += stats.edits_applied;
+        self.stats.fast_path += stats.fast_path;
+        self.stats.transformed += stats.transformed;
+        self.stats.diffed += stats.diffed;
+        self.stats.failures += stats.failures;
+        self.stats.resyncs += stats.resyncs;
+    }
+
+    fn check(&mut self, seed: u64) {
+        self.add_stats();
         let server = self.doc.text();
         for (index, sim_client) in self.clients.iter().enumerate() {
             assert!(
@@ -408,14 +433,15 @@ impl Sim {
                 }
             }
         }
-        let fuzzy = self.doc.stats();
+        let stats = self.stats;
         let reported: usize = self.clients.iter().map(|c| c.reported.len()).sum();
         println!(
-            "seed={seed} clients={} edits={:?} history={} distinct_client_edits={} stats_since_restart={fuzzy:?} reported={reported} final_len={}",
+            "seed={seed} clients={} edits={:?} history={} distinct_client_edits={} resyncs={:?} stats={stats:?} reported={reported} final_len={}",
             self.clients.len(),
             self.plan.edits,
             self.history.len(),
             applied.len(),
+            self.resync_reasons,
             server.chars().count()
         );
     }
@@ -448,6 +474,7 @@ fn plan(clients: usize, edits: Edits, ticks: u64, edit_percent: u64) -> Plan {
         duplication: 20,
         max_delay: 6,
         edit_percent,
+        limits: Limits::default(),
     }
 }
 
@@ -485,6 +512,61 @@ fn fifty_clients_random_edits() {
         sim.run();
         sim.check(seed);
     }
+}
+
+#[test]
+fn ten_clients_with_a_short_log_take_the_diff_path() {
+    for seed in seeds(&[61, 62, 63]) {
+        let mut plan = plan(10, Edits::Random, 300, 10);
+        plan.limits.max_log = 0;
+        let mut sim = Sim::new(seed, plan, None);
+        sim.run();
+        sim.check(seed);
+        assert!(
+            sim.stats.diffed > 0,
+            "seed={seed}: the short log never forced a diff"
+        );
+    }
+}
+
+#[test]
+fn an_edit_past_the_size_limit_is_refused_reported_and_reverted() {
+    let limits = Limits {
+        max_document_bytes: 64,
+        ..Limits::default()
+    };
+    let mut doc = Document::new("small text", limits).expect("fits");
+    let mut client = Client::new();
+    let request = client.poll().expect("first message asks for the text");
+    let resync = doc
+        .receive(7, request, 0)
+        .expect("handled")
+        .reply
+        .expect("a resync");
+    client.receive(resync).expect("applied");
+    client
+        .splice(5, 0, &"x".repeat(100))
+        .expect("the client accepts it locally");
+    let sync = client.poll().expect("a sync with the edit");
+    let outcome = doc.receive(7, sync, 1).expect("handled");
+    assert_eq!(
+        doc.text(),
+        "small text",
+        "the master must not grow past its limit"
+    );
+    assert_eq!(outcome.failures.len(), 1);
+    assert_eq!(doc.stats().failures, 1);
+    let events = client
+        .receive(outcome.reply.expect("a reply"))
+        .expect("applied");
+    assert!(events
+        .iter()
+        .any(|event| matches!(event, ClientEvent::Failed { dropped, .. } if dropped.len() == 100)));
+    assert_eq!(
+        client.text(),
+        "small text",
+        "the refused edit is reverted on the client, and the user was told"
+    );
 }
 
 #[test]
