@@ -152,6 +152,11 @@ export class ServerDocument {
     return this.master.toString();
   }
 
+  /** Length of the master text in code points. */
+  get length(): number {
+    return this.master.length;
+  }
+
   /** The master text's hash. */
   get hash(): Hash {
     return this.master.hash();
@@ -274,18 +279,23 @@ export class ServerDocument {
       return this.resync(client, seq, "VersionGap", outcome);
     }
     const newEdits = edits.slice(firstNew);
+    // `steps[i]` is the shadow after new edit i; the fast path reuses it as the master instead of applying again.
+    const steps: Text[] = [];
     let candidate = view.shadow;
     try {
-      for (const delta of newEdits) candidate = candidate.apply(delta);
+      for (const delta of newEdits) {
+        candidate = candidate.apply(delta);
+        steps.push(candidate);
+      }
     } catch (error) {
       if (error instanceof SyncError) return this.resync(client, seq, "BadDelta", outcome);
       throw error;
     }
     if (!hashEquals(candidate.hash(), hash)) return this.resync(client, seq, "HashMismatch", outcome);
     let changed = false;
-    for (const delta of newEdits) {
-      changed = this.applyClientEdit(client, view, view.shadowN, delta, nowMs, outcome) || changed;
-    }
+    newEdits.forEach((delta, index) => {
+      changed = this.applyClientEdit(client, view, view.shadowN, delta, steps[index]!, nowMs, outcome) || changed;
+    });
     view.backup = view.shadow;
     view.backupM = view.shadowM;
     view.backupRev = view.shadowRev;
@@ -311,6 +321,7 @@ export class ServerDocument {
     view: View,
     version: number,
     delta: Delta,
+    shadowAfter: Text,
     nowMs: number,
     outcome: Outcome,
   ): boolean {
@@ -321,11 +332,12 @@ export class ServerDocument {
       this.counters.fuzzyFailures += 1;
       const dropped = delta.map((op) => (op.kind === "insert" ? op.text : "")).join("");
       outcome.failures.push({ n: version, dropped });
-      view.shadow = view.shadow.apply(delta);
+      view.shadow = shadowAfter;
       view.shadowRev = undefined;
     } else if (view.shadowRev === this.rev) {
       this.counters.fastPath += 1;
-      this.master = this.master.apply(delta);
+      // The shadow is the master revision: the shadow after the edit is the new master, computed once.
+      this.master = view.shadow === this.master ? shadowAfter : this.master.apply(delta);
       if (!isIdentity(delta)) {
         this.commit(delta);
         outcome.history.push({ timeMs: nowMs, author, delta });
@@ -348,7 +360,7 @@ export class ServerDocument {
         outcome.history.push({ timeMs: nowMs, author, delta: change });
         changed = true;
       }
-      view.shadow = view.shadow.apply(delta);
+      view.shadow = shadowAfter;
       view.shadowRev = undefined;
     }
     this.counters.editsApplied += 1;

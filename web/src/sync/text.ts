@@ -5,8 +5,7 @@
  */
 
 import { checkBase, type Delta } from "./delta";
-import { EMPTY_POLY, polyConcat, type Hash, type Poly } from "./hash";
-import { B1, B2, P1, P2, mulmod } from "./hash";
+import { EMPTY_POLY, polyConcat, polyOf, type Hash, type Poly } from "./hash";
 import { assertWellFormed, cpToUnit } from "./unicode";
 
 /** Chunks are rebuilt around an edit and split to at most this many code points. */
@@ -20,37 +19,34 @@ interface Chunk {
   readonly n: number;
   /** UTF-8 size in bytes. */
   readonly bytes: number;
-  readonly poly: Poly;
+  /** The chunk's hash, computed when first asked for: texts nobody hashes (the editor's) never pay for it. */
+  poly: Poly | undefined;
 }
 
-/** Measures and hashes one chunk in a single pass. */
+/** Measures one chunk (code points and UTF-8 bytes) in a single pass. */
 function makeChunk(text: string): Chunk {
-  let h1 = 0;
-  let h2 = 0;
-  let pow1 = 1;
-  let pow2 = 1;
   let n = 0;
   let bytes = 0;
   const units = text.length;
   for (let i = 0; i < units; i++) {
-    let c = text.charCodeAt(i);
+    const c = text.charCodeAt(i);
     if (c < 0x80) bytes += 1;
     else if (c < 0x800) bytes += 2;
     else if (c >= 0xd800 && c <= 0xdbff && i + 1 < units) {
       const low = text.charCodeAt(i + 1);
       if (low >= 0xdc00 && low <= 0xdfff) {
-        c = (c - 0xd800) * 0x400 + (low - 0xdc00) + 0x10000;
         i++;
         bytes += 4;
       } else bytes += 3;
     } else bytes += 3;
     n++;
-    h1 = (mulmod(h1, B1, P1) + c + 1) % P1;
-    h2 = (mulmod(h2, B2, P2) + c + 1) % P2;
-    pow1 = mulmod(pow1, B1, P1);
-    pow2 = mulmod(pow2, B2, P2);
   }
-  return { text, n, bytes, poly: { h1, h2, pow1, pow2 } };
+  return { text, n, bytes, poly: undefined };
+}
+
+function chunkPoly(chunk: Chunk): Poly {
+  if (chunk.poly === undefined) chunk.poly = polyOf(chunk.text);
+  return chunk.poly;
 }
 
 /** Splits a string of `n` code points into chunks of at most CHUNK_MAX code points, on code point boundaries. */
@@ -116,7 +112,7 @@ export class Text {
   hash(): Hash {
     if (this.poly === undefined) {
       let poly = EMPTY_POLY;
-      for (const chunk of this.chunks) poly = polyConcat(poly, chunk.poly);
+      for (const chunk of this.chunks) poly = polyConcat(poly, chunkPoly(chunk));
       this.poly = poly;
     }
     return { h1: this.poly.h1, h2: this.poly.h2 };
