@@ -8,7 +8,7 @@
  */
 
 import { compose, identity, isIdentity, splice as spliceDelta, transform, type Delta } from "./delta";
-import { DEFAULT_DMP, diff, fuzzyApply, type DmpSettings } from "./dmp";
+import { diff } from "./dmp";
 import { SyncError } from "./errors";
 import { hashEquals, hashText, type Hash } from "./hash";
 import { Text } from "./text";
@@ -21,8 +21,6 @@ export type ClientEvent =
   | { type: "changed"; delta: Delta }
   /** The server could not apply our edit `n`; `dropped` is the text that did not make it. Show it to the user. */
   | { type: "failed"; n: number; dropped: string }
-  /** After a resync this local edit could not be merged onto the server's text. Show it to the user. */
-  | { type: "lostOnResync"; dropped: string }
   /** The client found an inconsistency and asks for the whole text on its next message. */
   | { type: "resyncNeeded"; reason: string }
   /** The server refused a message. */
@@ -30,7 +28,6 @@ export type ClientEvent =
 
 export interface ClientOptions {
   limits?: Limits;
-  dmp?: DmpSettings;
 }
 
 export class SyncClient {
@@ -50,12 +47,10 @@ export class SyncClient {
   private synced = false;
   private wantSync = false;
   private readonly limits: Limits;
-  private readonly dmp: DmpSettings;
 
   /** A client that has not seen the document yet: its first message asks for the whole text. */
   constructor(options: ClientOptions = {}) {
     this.limits = options.limits ?? DEFAULT_LIMITS;
-    this.dmp = options.dmp ?? DEFAULT_DMP;
   }
 
   /** The editor's text. */
@@ -71,6 +66,11 @@ export class SyncClient {
   /** The shadow: the text both sides agreed on, plus our sent edits. */
   get shadow(): string {
     return this.shadowValue.toString();
+  }
+
+  /** Length of the shadow in code points. */
+  get shadowLength(): number {
+    return this.shadowValue.length;
   }
 
   /** The hash of the shadow. */
@@ -125,7 +125,7 @@ export class SyncClient {
   /** Replaces the whole text by `next`, as a diff of it (for editors that hand over whole texts). */
   replaceText(next: string): void {
     const current = this.textValue.toString();
-    if (current !== next) this.edit(diff(current, next, this.dmp));
+    if (current !== next) this.edit(diff(current, next, this.limits.diffTimeoutMs));
   }
 
   /** The message to send now, if any: nothing while a message is in flight. */
@@ -268,34 +268,34 @@ export class SyncClient {
     return change;
   }
 
-  /** Takes the server's whole text and merges our unacknowledged edits onto it. */
+  /**
+   * Takes the server's whole text and merges our unacknowledged edits onto it.
+   *
+   * Three-way: `base` is the text our unacknowledged edits start from; our changes (base to text) are known exactly,
+   * the server's (base to its text) come from a diff; ours are transformed past the server's, so neither side's
+   * insertions can be lost and nothing is applied twice.
+   */
   private applyResync(n: number, m: number, serverText: string): ClientEvent[] {
-    const events: ClientEvent[] = [];
     const applied = Math.min(Math.max(n - this.stackFirstN, 0), this.stack.length);
     let base = this.stackBase;
     for (const delta of this.stack.slice(0, applied)) base = base.apply(delta);
-    const localChanges = applied < this.stack.length || !isIdentity(this.pending);
-    const oldText = this.textValue.toString();
-    let newText = serverText;
-    if (localChanges) {
-      const baseText = base.toString();
-      const local = diff(baseText, oldText, this.dmp);
-      const merged = fuzzyApply(baseText, local, serverText, this.dmp);
-      for (const dropped of merged.dropped) events.push({ type: "lostOnResync", dropped });
-      newText = merged.text;
-    }
+    let local: Delta = identity(base.length);
+    for (const delta of this.stack.slice(applied)) local = compose(local, delta);
+    local = compose(local, this.pending);
+    const remote = diff(base.toString(), serverText, this.limits.diffTimeoutMs);
+    const pending = transform(local, remote, false);
+    const change = transform(remote, local, true);
     const server = Text.from(serverText);
-    this.pending = diff(serverText, newText, this.dmp);
+    this.textValue = this.textValue.apply(change);
+    this.pending = pending;
     this.shadowValue = server;
     this.stackBase = server;
-    this.textValue = newText === serverText ? server : Text.from(newText);
     this.stack = [];
     this.stackFirstN = n;
     this.n = n;
     this.m = m;
     this.synced = true;
     this.wantSync = false;
-    if (oldText !== newText) events.push({ type: "changed", delta: diff(oldText, newText, this.dmp) });
-    return events;
+    return isIdentity(change) ? [] : [{ type: "changed", delta: change }];
   }
 }

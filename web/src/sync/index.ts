@@ -13,3 +13,4 @@ export * from "./dmp";
 export * from "./wire";
 export * from "./client";
 export * from "./server";
+export * from "./trace";

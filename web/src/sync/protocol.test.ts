@@ -8,7 +8,7 @@ import { hashText } from "./hash";
 import { ServerDocument } from "./server";
 import { fromHex } from "./test-util";
 import { cpLength } from "./unicode";
-import { decodeClient, decodeServer, encodeMessage } from "./wire";
+import { decodeClient, decodeServer, DEFAULT_LIMITS, encodeMessage } from "./wire";
 
 /** A client wired to a server by hand: every message is handed over explicitly, so tests can drop or repeat it. */
 class Harness {
@@ -83,13 +83,13 @@ describe("first contact", () => {
     expect(client.poll()).toBeUndefined(); // nothing to say
   });
 
-  test("edits made before the first Resync are merged onto the server's text", () => {
+  test("edits made before the first Resync are merged onto the server's text (the server's text first)", () => {
     const harness = new Harness(new ServerDocument("server text"));
     const client = harness.add(1);
     client.splice(0, 0, "local ");
     harness.settle();
-    expect(harness.server.text).toBe("local server text");
-    expect(client.text).toBe("local server text");
+    expect(harness.server.text).toBe("server textlocal ");
+    expect(client.text).toBe("server textlocal ");
   });
 });
 
@@ -121,7 +121,7 @@ describe("normal operation", () => {
     expect(client.hasUnacknowledged).toBe(false);
     expect(harness.server.text).toBe("a🌊c");
     expect(harness.server.stats.fastPath).toBe(1);
-    expect(harness.server.stats.fuzzyPath).toBe(0);
+    expect(harness.server.stats.transformed).toBe(0);
   });
 
   test("keystrokes typed while a message is in flight go out together in the next one", () => {
@@ -215,7 +215,7 @@ describe("loss and duplication", () => {
 });
 
 describe("conflicts", () => {
-  test("concurrent edits in different places both land (fuzzy path) and everyone converges", () => {
+  test("concurrent edits in different places both land (transformed) and everyone converges", () => {
     const text = "The quick brown fox jumps over the lazy dog.\nSecond line.\n";
     const harness = connected(text, 1, 2);
     harness.clients.get(1)!.splice(4, 5, "slow");
@@ -227,23 +227,66 @@ describe("conflicts", () => {
     harness.settle();
     expect(harness.server.text).toBe("The slow brown fox jumps over the lazy dog.\nSecond 🍊🍊.\n");
     for (const client of harness.clients.values()) expect(client.text).toBe(harness.server.text);
-    expect(harness.server.stats.fuzzyPath).toBe(1);
-    expect(harness.server.stats.fuzzyFailures).toBe(0);
+    expect(harness.server.stats.transformed).toBe(1);
+    expect(harness.server.stats.failures).toBe(0);
   });
 
-  test("an edit that cannot be placed is reported to its author, and its text is reverted there", () => {
-    const base = "alpha beta gamma delta epsilon";
-    const harness = connected(base, 1, 2);
+  test("text inserted inside a range another client deleted survives", () => {
+    // The case that made PROTOCOL.md drop fuzzy patching: a fuzzy delete would take the insertion with it.
+    const harness = connected("keep [delete this part] keep", 1, 2);
     const [one, two] = [harness.clients.get(1)!, harness.clients.get(2)!];
-    one.splice(0, cpLength(base), "something else entirely, with no shared context at all");
-    two.splice(11, 5, "GAMMA");
+    one.splice(5, 18, "");
+    two.splice(12, 0, "🌊NEW🌊");
     harness.cycle(1);
     harness.cycle(2);
-    expect(harness.events.get(2)).toContainEqual({ type: "failed", n: 0, dropped: "GAMMA" });
     harness.settle();
-    expect(harness.server.text).toBe("something else entirely, with no shared context at all");
+    expect(harness.server.text).toBe("keep 🌊NEW🌊 keep");
+    expect(one.text).toBe(harness.server.text);
     expect(two.text).toBe(harness.server.text);
-    expect(harness.server.stats.fuzzyFailures).toBe(1);
+  });
+
+  test("both clients inserting at one place: the master's text goes first", () => {
+    const harness = connected("ab", 1, 2);
+    harness.clients.get(1)!.splice(1, 0, "1");
+    harness.clients.get(2)!.splice(1, 0, "2");
+    harness.cycle(1);
+    harness.cycle(2);
+    harness.settle();
+    expect(harness.server.text).toBe("a12b");
+    for (const client of harness.clients.values()) expect(client.text).toBe("a12b");
+  });
+
+  test("a diff finds the concurrent changes when the revision log no longer reaches back", () => {
+    const server = new ServerDocument("0123456789", { limits: { ...DEFAULT_LIMITS, maxLog: 1 } });
+    const harness = new Harness(server);
+    const [one, two] = [harness.add(1), harness.add(2)];
+    harness.settle();
+    one.splice(0, 0, "A");
+    harness.cycle(1);
+    one.splice(11, 0, "Z");
+    harness.cycle(1); // two master changes since client 2's shadow; the log keeps one
+    two.splice(5, 1, "_");
+    harness.cycle(2);
+    harness.settle();
+    expect(server.text).toBe("A01234_6789Z");
+    expect(server.stats.diffed).toBe(1);
+    expect(two.text).toBe(server.text);
+  });
+
+  test("an edit that would make the document too large is refused, reported and reverted on its author", () => {
+    const limits = { ...DEFAULT_LIMITS, maxDocumentBytes: 12 };
+    const server = new ServerDocument("0123456789", { limits });
+    const harness = new Harness(server);
+    harness.clients.set(1, new SyncClient({ limits: { ...DEFAULT_LIMITS } }));
+    harness.events.set(1, []);
+    const client = harness.clients.get(1)!;
+    harness.settle();
+    client.splice(10, 0, "🍊");
+    harness.settle();
+    expect(harness.events.get(1)).toContainEqual({ type: "failed", n: 0, dropped: "🍊" });
+    expect(server.text).toBe("0123456789");
+    expect(client.text).toBe("0123456789");
+    expect(server.stats.failures).toBe(1);
   });
 });
 
@@ -276,19 +319,51 @@ describe("resync", () => {
     expect(restarted.text).toBe("saved");
   });
 
-  test("local edits that cannot be merged onto the new text are reported as lost", () => {
+  test("a resync keeps local edits: they are transformed past what the server changed", () => {
     const base = "alpha beta gamma delta epsilon";
     const harness = connected(base, 1, 2);
     const [one, two] = [harness.clients.get(1)!, harness.clients.get(2)!];
-    two.splice(11, 5, "GAMMA");
+    two.splice(11, 0, "GAMMA ");
     two.poll(); // lost
     harness.server.forgetView(2);
-    one.splice(0, cpLength(base), "something else entirely, with no shared context at all");
+    one.splice(0, cpLength(base), "something else entirely");
     harness.cycle(1);
     two.resetInFlight(); // the connection dropped; start afresh
-    harness.cycle(2);
-    expect(harness.events.get(2)).toContainEqual({ type: "lostOnResync", dropped: "GAMMA" });
-    expect(two.text).toBe("something else entirely, with no shared context at all");
+    harness.cycle(2); // a ResyncRequest: the server's text arrives, GAMMA is carried over
+    expect(two.text).toContain("GAMMA");
+    harness.settle();
+    expect(harness.server.text).toBe(two.text);
+    expect(one.text).toBe(two.text);
+    expect(harness.server.text.replace("GAMMA ", "")).toBe("something else entirely");
+  });
+
+  test("a repeated message gets the reply it got the first time, not a second processing", () => {
+    const harness = connected("abc", 1, 2);
+    const one = harness.clients.get(1)!;
+    one.splice(3, 0, "!");
+    const sync = one.poll()!;
+    const first = harness.toServer(1, sync);
+    harness.clients.get(2)!.splice(0, 0, ">");
+    harness.cycle(2); // the master changes between the two copies
+    const second = harness.toServer(1, sync);
+    expect(second.map((out) => out.bytes)).toEqual([first[0]!.bytes]);
+  });
+
+  test("after a resync, a late copy of the message that caused it gets the Resync again", () => {
+    const harness = connected("abc", 1);
+    const client = harness.clients.get(1)!;
+    client.splice(0, 0, "x");
+    const sync = client.poll()!;
+    harness.server.forgetView(1);
+    const first = harness.toServer(1, sync);
+    expect(decodeServer(first[0]!.bytes).type).toBe("Resync");
+    const again = harness.toServer(1, sync);
+    expect(decodeServer(again[0]!.bytes)).toEqual(decodeServer(first[0]!.bytes));
+    harness.deliver(first);
+    harness.deliver(again); // ignored: no longer in flight
+    harness.settle();
+    expect(harness.server.text).toBe("xabc");
+    expect(client.text).toBe("xabc");
   });
 
   test("a hash mismatch resyncs instead of applying the edit", () => {

@@ -2,14 +2,16 @@
  * The server side of PROTOCOL.md §5: one `ServerDocument` per open file holds the master text, its revision log,
  * the next expected version of every client, and one view per connected client.
  *
- * Fast path: when a view's shadow is the current master revision, a client edit applies to the master exactly and
- * other views catch up from the log of recent master changes, so the cost follows the edit, not the document.
- * Fuzzy path: otherwise diff-match-patch places the edit on the drifted master, and every hunk it cannot place is
- * reported back to the client. Behaviour mirrors the Rust `Document` (`sync/src/server.rs`).
+ * Fast path: nobody else changed the master since this client's shadow, so the client's delta applies exactly and
+ * other views catch up from the log of recent master changes; the cost follows the edit, not the document.
+ * Concurrency: the client's delta is transformed past the master's changes since its shadow, known exactly from
+ * that log or, when the log no longer reaches back, found by a bounded diff. Nothing is fuzzy-patched (PROTOCOL.md
+ * explains why). The one edit the server refuses is one that would push the document past its size limit.
+ * Behaviour mirrors the Rust `Document` (`sync/src/server.rs`) step for step, so both send the same bytes.
  */
 
-import { isIdentity, type Delta } from "./delta";
-import { DEFAULT_DMP, diff, fuzzyApply, type DmpSettings } from "./dmp";
+import { compose, identity, isIdentity, targetLength, transform, type Delta } from "./delta";
+import { diff } from "./dmp";
 import { ERROR_CODES, SyncError } from "./errors";
 import { hashEquals, type Hash } from "./hash";
 import { Text } from "./text";
@@ -36,12 +38,19 @@ export interface HistoryEntry {
 
 /** Why the server answered with the whole text. */
 export type ResyncReason =
+  /** The client asked (first contact, or it found an inconsistency). */
   | "Requested"
+  /** No view for this client (new client, forgotten view, restarted server). */
   | "UnknownView"
+  /** The client acknowledged a server version we cannot roll back to. */
   | "VersionMismatch"
+  /** The client's edits skip a version. */
   | "VersionGap"
+  /** A client delta does not fit the view's shadow. */
   | "BadDelta"
+  /** The shadows' hashes differ after applying the client's edits. */
   | "HashMismatch"
+  /** Too many unacknowledged server edits. */
   | "StackTooLong";
 
 /** What handling one message did. */
@@ -68,41 +77,50 @@ export interface Outgoing {
 export interface Stats {
   editsApplied: number;
   fastPath: number;
-  fuzzyPath: number;
-  fuzzyFailures: number;
+  /** Client edits transformed past concurrent master changes. */
+  transformed: number;
+  /** Times the master's changes since a shadow had to be found by diffing (the log no longer covered them). */
+  diffed: number;
+  /** Client edits the server refused (they would push the document over its size limit); each is reported. */
+  failures: number;
   resyncs: number;
 }
 
 export interface DocumentOptions {
   limits?: Limits;
-  dmp?: DmpSettings;
-  /** How many recent master changes the log keeps to catch views up without diffing. */
-  maxLog?: number;
   /** The saved `appliedVersions()` of a restarted document. */
   applied?: Iterable<[number, number]>;
-  /**
-   * Not in PROTOCOL.md v1 (off by default): answer a repeated Sync (same seq as the last one handled) with the very
-   * reply sent the first time, instead of handling it again. Handling it again rolls the view back and re-derives
-   * its server edits; when the master changed in between, the second reply differs from the first, and the client,
-   * which acts on whichever arrives first, ends up out of step with the view and needs a resync.
-   */
-  replayDuplicateReplies?: boolean;
+}
+
+/** `shadow` plus `toMaster` equals the master text at revision `rev`. */
+interface SyncPoint {
+  toMaster: Delta;
+  rev: number;
+}
+
+function syncPointAt(rev: number, length: number): SyncPoint {
+  return { toMaster: identity(length), rev };
 }
 
 interface View {
   shadow: Text;
   shadowN: number;
   shadowM: number;
-  /** The master revision the shadow equals, when it equals one. */
-  shadowRev: number | undefined;
+  /** How the shadow relates to the master, when known exactly. */
+  shadowRev: SyncPoint | undefined;
   backup: Text;
   backupM: number;
-  backupRev: number | undefined;
+  backupRev: SyncPoint | undefined;
   /** Unacknowledged server edits; `stack[i]` has version `stackFirstM + i`. */
   stack: Delta[];
   stackFirstM: number;
   lastSeq: number;
-  /** The reply to `lastSeq`, for `replayDuplicateReplies`. */
+  /**
+   * The seq answered by the Resync that created this view: until the client moves past it, anything with that seq
+   * gets the Resync again and anything older is stale (the client renumbers its edits after a resync).
+   */
+  resyncSeq: number;
+  /** The reply to `lastSeq`, sent again if that message arrives again rather than processing it twice. */
   lastReply: ServerMessage | undefined;
   nudged: boolean;
 }
@@ -128,20 +146,14 @@ export class ServerDocument {
   /** Per client id, the next client version expected: every lower one is in the master. */
   private readonly appliedN: Map<number, number>;
   private readonly limits: Limits;
-  private readonly dmp: DmpSettings;
-  private readonly maxLog: number;
-  private readonly replayDuplicates: boolean;
-  private readonly counters: Stats = { editsApplied: 0, fastPath: 0, fuzzyPath: 0, fuzzyFailures: 0, resyncs: 0 };
+  private readonly counters: Stats = { editsApplied: 0, fastPath: 0, transformed: 0, diffed: 0, failures: 0, resyncs: 0 };
 
   /** A document holding `text` (`DocumentTooLarge` past the limit), optionally restarted with saved versions. */
   constructor(text = "", options: DocumentOptions = {}) {
     this.limits = options.limits ?? DEFAULT_LIMITS;
-    this.dmp = options.dmp ?? DEFAULT_DMP;
-    this.maxLog = options.maxLog ?? 1024;
-    this.replayDuplicates = options.replayDuplicateReplies ?? false;
     const size = utf8Length(text);
     if (size > this.limits.maxDocumentBytes) {
-      throw new SyncError("DocumentTooLarge", `${size} bytes, the limit is ${this.limits.maxDocumentBytes}`);
+      throw new SyncError("DocumentTooLarge", `document too large: ${size} bytes, the limit is ${this.limits.maxDocumentBytes}`);
     }
     this.master = Text.from(text);
     this.appliedN = new Map(options.applied ?? []);
@@ -200,7 +212,7 @@ export class ServerDocument {
 
   /** `edit` with the diff from the current master to `next`. */
   replaceText(next: string, author: Author, nowMs: number): Outcome {
-    return this.edit(author, diff(this.master.toString(), next, this.dmp), nowMs);
+    return this.edit(author, diff(this.master.toString(), next, this.limits.diffTimeoutMs), nowMs);
   }
 
   /**
@@ -231,9 +243,6 @@ export class ServerDocument {
     if (message.type === "ResyncRequest") {
       const view = this.views.get(client);
       if (view !== undefined && message.seq < view.lastSeq) return newOutcome();
-      if (this.replayDuplicates && view !== undefined && message.seq === view.lastSeq && view.lastReply !== undefined) {
-        return { ...newOutcome(), reply: view.lastReply };
-      }
       return this.resync(client, message.seq, "Requested", newOutcome());
     }
     return this.sync(client, message.seq, message.mAck, message.nFirst, message.edits, message.hash, nowMs);
@@ -251,9 +260,10 @@ export class ServerDocument {
     const outcome = newOutcome();
     const view = this.views.get(client);
     if (view === undefined) return this.resync(client, seq, "UnknownView", outcome);
-    if (seq < view.lastSeq) return outcome;
-    if (this.replayDuplicates && seq === view.lastSeq && view.lastReply !== undefined) {
-      outcome.reply = view.lastReply;
+    if (seq < view.lastSeq || seq < view.resyncSeq) return outcome;
+    if (seq === view.resyncSeq) return this.resync(client, seq, "Requested", outcome);
+    if (seq === view.lastSeq) {
+      if (view.lastReply !== undefined) outcome.reply = view.lastReply;
       return outcome;
     }
     view.lastSeq = seq;
@@ -279,7 +289,7 @@ export class ServerDocument {
       return this.resync(client, seq, "VersionGap", outcome);
     }
     const newEdits = edits.slice(firstNew);
-    // `steps[i]` is the shadow after new edit i; the fast path reuses it as the master instead of applying again.
+    // `steps[i]` is the shadow after new edit i: the fast path reuses it as the master instead of applying again.
     const steps: Text[] = [];
     let candidate = view.shadow;
     try {
@@ -301,7 +311,7 @@ export class ServerDocument {
     view.backupRev = view.shadowRev;
     this.catchUp(view);
     if (view.stack.length > this.limits.maxStack) return this.resync(client, seq, "StackTooLong", outcome);
-    outcome.reply = {
+    const reply: ServerMessage = {
       type: "Reply",
       seq,
       nAck: view.shadowN,
@@ -310,7 +320,8 @@ export class ServerDocument {
       hash: view.shadow.hash(),
       failures: [...outcome.failures],
     };
-    view.lastReply = outcome.reply;
+    view.lastReply = reply;
+    outcome.reply = reply;
     if (changed) outcome.nudge = this.nudgeOthers(client);
     return outcome;
   }
@@ -328,40 +339,34 @@ export class ServerDocument {
     const author: Author = { kind: "client", id: client, version };
     let changed = false;
     if (!this.fits(delta)) {
-      // Too big to keep: dropped like a failed patch, so the client is told and the next reply reverts it there.
-      this.counters.fuzzyFailures += 1;
+      // Too big to keep: refused, so the client is told and the next reply reverts it there.
+      this.counters.failures += 1;
       const dropped = delta.map((op) => (op.kind === "insert" ? op.text : "")).join("");
       outcome.failures.push({ n: version, dropped });
       view.shadow = shadowAfter;
       view.shadowRev = undefined;
-    } else if (view.shadowRev === this.rev) {
-      this.counters.fastPath += 1;
-      // The shadow is the master revision: the shadow after the edit is the new master, computed once.
-      this.master = view.shadow === this.master ? shadowAfter : this.master.apply(delta);
-      if (!isIdentity(delta)) {
-        this.commit(delta);
-        outcome.history.push({ timeMs: nowMs, author, delta });
-        changed = true;
-      }
-      view.shadow = this.master;
-      view.shadowRev = this.rev;
     } else {
-      this.counters.fuzzyPath += 1;
-      const master = this.master.toString();
-      const result = fuzzyApply(view.shadow.toString(), delta, master, this.dmp);
-      for (const dropped of result.dropped) {
-        this.counters.fuzzyFailures += 1;
-        outcome.failures.push({ n: version, dropped });
+      // Transform the client's edit past the master's changes since its shadow (the master's text goes first where
+      // both insert at one place): exact from the log on the common path, else found by a bounded diff.
+      let toMaster = this.toMaster(view);
+      if (toMaster === undefined) {
+        this.counters.diffed += 1;
+        toMaster = diff(view.shadow.toString(), this.master.toString(), this.limits.diffTimeoutMs);
       }
-      if (result.text !== master) {
-        const change = diff(master, result.text, this.dmp);
-        this.master = this.master.apply(change);
-        this.commit(change);
-        outcome.history.push({ timeMs: nowMs, author, delta: change });
+      const exact = isIdentity(toMaster);
+      const ontoMaster = exact ? delta : transform(delta, toMaster, false);
+      const stillBehind = exact ? identity(targetLength(delta)) : transform(toMaster, delta, true);
+      if (exact) this.counters.fastPath += 1;
+      else this.counters.transformed += 1;
+      // On the fast path the shadow is the master's text, so the shadow after the edit is the new master.
+      this.master = exact ? shadowAfter : this.master.apply(ontoMaster);
+      if (!isIdentity(ontoMaster)) {
+        this.commit(ontoMaster);
+        outcome.history.push({ timeMs: nowMs, author, delta: ontoMaster });
         changed = true;
       }
-      view.shadow = shadowAfter;
-      view.shadowRev = undefined;
+      view.shadow = exact ? this.master : shadowAfter;
+      view.shadowRev = { toMaster: stillBehind, rev: this.rev };
     }
     this.counters.editsApplied += 1;
     view.shadowN += 1;
@@ -377,7 +382,7 @@ export class ServerDocument {
   private checkSize(delta: Delta): void {
     const size = this.master.utf8Length + insertedBytes(delta);
     if (size > this.limits.maxDocumentBytes) {
-      throw new SyncError("DocumentTooLarge", `${size} bytes, the limit is ${this.limits.maxDocumentBytes}`);
+      throw new SyncError("DocumentTooLarge", `document too large: ${size} bytes, the limit is ${this.limits.maxDocumentBytes}`);
     }
   }
 
@@ -385,37 +390,45 @@ export class ServerDocument {
   private commit(delta: Delta): void {
     this.rev += 1;
     this.log.push(delta);
-    if (this.log.length > this.maxLog) {
-      const drop = this.log.length - this.maxLog;
+    if (this.log.length > this.limits.maxLog) {
+      const drop = this.log.length - this.limits.maxLog;
       this.log.splice(0, drop);
       this.logStart += drop;
     }
   }
 
-  /** Brings the view's shadow up to the master, stacking the edits the client must apply. */
+  /** Brings the view's shadow up to the master, stacking the edit the client must apply. */
   private catchUp(view: View): void {
-    const rev = view.shadowRev;
-    if (rev === this.rev) return;
-    if (rev !== undefined && rev >= this.logStart) {
-      for (const delta of this.log.slice(rev - this.logStart)) {
-        view.stack.push(delta);
-        view.shadowM += 1;
-      }
-    } else {
-      const change = diff(view.shadow.toString(), this.master.toString(), this.dmp);
-      if (!isIdentity(change)) {
-        view.stack.push(change);
-        view.shadowM += 1;
-      }
+    const change = this.toMaster(view) ?? diff(view.shadow.toString(), this.master.toString(), this.limits.diffTimeoutMs);
+    if (!isIdentity(change)) {
+      view.stack.push(change);
+      view.shadowM += 1;
     }
     view.shadow = this.master;
-    view.shadowRev = this.rev;
+    view.shadowRev = syncPointAt(this.rev, this.master.length);
+  }
+
+  /** The exact delta from the view's shadow to the current master, if the log still covers it. */
+  private toMaster(view: View): Delta | undefined {
+    const point = view.shadowRev;
+    if (point === undefined) return undefined;
+    if (point.rev === this.rev) return point.toMaster;
+    if (point.rev < this.logStart) return undefined;
+    let change = point.toMaster;
+    try {
+      for (const delta of this.log.slice(point.rev - this.logStart)) change = compose(change, delta);
+    } catch (error) {
+      if (error instanceof SyncError) return undefined;
+      throw error;
+    }
+    return change;
   }
 
   private nudgeOthers(except: number | undefined): number[] {
     const nudge: number[] = [];
     for (const [id, view] of this.views) {
-      if (id !== except && !view.nudged && view.shadowRev !== this.rev) {
+      const level = view.shadowRev !== undefined && view.shadowRev.rev === this.rev && isIdentity(view.shadowRev.toMaster);
+      if (id !== except && !view.nudged && !level) {
         view.nudged = true;
         nudge.push(id);
       }
@@ -432,18 +445,18 @@ export class ServerDocument {
       shadow: this.master,
       shadowN: n,
       shadowM: m,
-      shadowRev: this.rev,
+      shadowRev: syncPointAt(this.rev, this.master.length),
       backup: this.master,
       backupM: m,
-      backupRev: this.rev,
+      backupRev: syncPointAt(this.rev, this.master.length),
       stack: [],
       stackFirstM: m,
       lastSeq: seq,
+      resyncSeq: seq,
       lastReply: undefined,
       nudged: false,
     });
     outcome.reply = { type: "Resync", seq, n, m, text: this.master.toString(), hash: this.master.hash() };
-    this.views.get(client)!.lastReply = outcome.reply;
     outcome.resync = reason;
     if (outcome.history.length > 0) outcome.nudge = this.nudgeOthers(client);
     return outcome;

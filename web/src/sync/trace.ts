@@ -55,7 +55,7 @@ export function* tracePatches(trace: Trace): Generator<Patch> {
   for (const txn of trace.txns) yield* txn;
 }
 
-/** The state after a sync: which edit, and the agreed text's length (code points) and hash (16 hex digits). */
+/** The client's shadow after an exchange: which transaction, and the shadow's length (code points) and hash. */
 export interface Checkpoint {
   edit_index: number;
   length: number;
@@ -63,39 +63,43 @@ export interface Checkpoint {
 }
 
 export interface ReplayOptions {
-  /** Sync after this many edits. */
-  every: number;
-  /** Stop after this many edits (all when absent). */
-  limit?: number;
+  /** Sync after every this many transactions (and after the last). */
+  syncEvery: number;
+  /** Record a checkpoint after every this many transactions (and after the last). */
+  checkpointEvery: number;
 }
 
+/** What the shared trace vectors record (`sync/tests/vectors.rs`, `traces`). */
+export const TRACE_VECTOR_REPLAY: ReplayOptions = { syncEvery: 10, checkpointEvery: 5000 };
+
 /**
- * Replays a trace through one client and one server: each patch is one client edit; after every `every` edits (and
- * after the last) the client syncs and the reply is delivered. Returns the checkpoint after each sync and the final
- * texts.
+ * Replays a trace through one client and one server, as the Rust vectors do: every patch of a transaction is one
+ * client splice; after every `syncEvery` transactions the client polls until it has nothing to send, each message
+ * going to the server and its reply back, as bytes.
  */
-export function replayTrace(trace: Trace, options: ReplayOptions): { checkpoints: Checkpoint[]; client: SyncClient; server: ServerDocument } {
+export function replayTrace(
+  trace: Trace,
+  options: ReplayOptions = TRACE_VECTOR_REPLAY,
+): { checkpoints: Checkpoint[]; client: SyncClient; server: ServerDocument } {
   const server = new ServerDocument(trace.startContent);
   const client = new SyncClient();
-  const clientId = 1;
   const exchange = () => {
-    const bytes = client.poll();
-    if (bytes === undefined) return;
-    for (const out of server.receive(clientId, bytes, 0)) client.receive(out.bytes);
+    for (let bytes = client.poll(); bytes !== undefined; bytes = client.poll()) {
+      const [reply] = server.receive(1, bytes, 0);
+      if (reply === undefined) throw new SyncError("Unexpected", "the server did not reply");
+      client.receive(reply.bytes);
+    }
   };
-  exchange(); // first contact
+  exchange();
   const checkpoints: Checkpoint[] = [];
-  let edits = 0;
-  const checkpoint = () => {
-    exchange();
-    checkpoints.push({ edit_index: edits, length: server.length, hash: hashToHex(server.hash) });
-  };
-  for (const [pos, del, ins] of tracePatches(trace)) {
-    if (options.limit !== undefined && edits >= options.limit) break;
-    client.splice(pos, del, ins);
-    edits += 1;
-    if (edits % options.every === 0) checkpoint();
-  }
-  if (edits % options.every !== 0) checkpoint();
+  const count = trace.txns.length;
+  trace.txns.forEach((txn, index) => {
+    for (const [pos, del, ins] of txn) client.splice(pos, del, ins);
+    const done = index + 1;
+    if (done % options.syncEvery === 0 || done === count) exchange();
+    if (done % options.checkpointEvery === 0 || done === count) {
+      checkpoints.push({ edit_index: done, length: client.shadowLength, hash: hashToHex(client.shadowHash) });
+    }
+  });
   return { checkpoints, client, server };
 }

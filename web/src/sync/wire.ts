@@ -23,14 +23,20 @@ export interface Limits {
   maxDocumentBytes: number;
   /** A whole message. */
   maxMessageBytes: number;
-  /** Server edit stack entries per view; past it the view is resynced. */
+  /** Most unacknowledged edits a view or client keeps; past it the view is resynced. */
   maxStack: number;
+  /** Time budget of one diff, in milliseconds (a timed-out diff is correct, only larger). */
+  diffTimeoutMs: number;
+  /** How many recent master changes the server keeps to catch views up without diffing. */
+  maxLog: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxDocumentBytes: MAX_DOCUMENT_BYTES,
   maxMessageBytes: 16 * 1024 * 1024,
   maxStack: 1024,
+  diffTimeoutMs: 150,
+  maxLog: 1024,
 });
 
 export const RESYNC_REQUEST = 0x01;
