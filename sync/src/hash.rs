@@ -35,11 +35,46 @@ impl Poly {
 
     /// Hashes a string's code points.
     pub fn of(text: &str) -> Poly {
-        let mut poly = Poly::EMPTY;
+        Poly::of_counted(text).0
+    }
+
+    /// Hashes a string's code points and counts them. The powers `B^len` are raised once at the end rather than
+    /// multiplied per character, which halves the work on the server's hottest loop.
+    pub fn of_counted(text: &str) -> (Poly, usize) {
+        // Four code points per step: `h * B^4 + (a B^3 + b B^2 + c B + d)`, so the dependency chain through `h`
+        // is one multiply and one reduction per four characters instead of per character.
+        const B1_2: u64 = B1 * B1 % P1;
+        const B1_3: u64 = B1_2 * B1 % P1;
+        const B1_4: u64 = B1_3 * B1 % P1;
+        const B2_2: u64 = B2 * B2 % P2;
+        const B2_3: u64 = B2_2 * B2 % P2;
+        const B2_4: u64 = B2_3 * B2 % P2;
+        let (mut h1, mut h2, mut count) = (0u64, 0u64, 0usize);
+        let mut buffer = [0u64; 4];
+        let mut filled = 0;
         for c in text.chars() {
-            poly.push(c);
+            buffer[filled] = c as u64 + 1;
+            filled += 1;
+            if filled == 4 {
+                let [a, b, c, d] = buffer;
+                h1 = mod1(h1 * B1_4 + mod1(a * B1_3 + b * B1_2 + c * B1 + d));
+                h2 = mod2(h2 * B2_4 + mod2(a * B2_3 + b * B2_2 + c * B2 + d));
+                filled = 0;
+                count += 4;
+            }
         }
-        poly
+        for v in &buffer[..filled] {
+            h1 = mod1(h1 * B1 + v);
+            h2 = mod2(h2 * B2 + v);
+        }
+        count += filled;
+        let poly = Poly {
+            h1,
+            h2,
+            pow1: power(B1, count as u64, mod1),
+            pow2: power(B2, count as u64, mod2),
+        };
+        (poly, count)
     }
 
     /// Appends one code point.
@@ -50,6 +85,19 @@ impl Poly {
         self.h2 = mod2(self.h2 * B2 + v);
         self.pow1 = mod1(self.pow1 * B1);
         self.pow2 = mod2(self.pow2 * B2);
+    }
+
+    /// The 64-bit value of `self ++ other`, without the powers a further concatenation would need.
+    pub fn concat_value(h1: u64, h2: u64, other: Poly) -> (u64, u64) {
+        (
+            mod1(h1 * other.pow1 + other.h1),
+            mod2(h2 * other.pow2 + other.h2),
+        )
+    }
+
+    /// Packs the two residues into the wire value.
+    pub fn pack(h1: u64, h2: u64) -> u64 {
+        (h1 << 32) | h2
     }
 
     /// The hash of `self ++ other`.
@@ -66,6 +114,19 @@ impl Poly {
     pub fn value(self) -> u64 {
         (self.h1 << 32) | self.h2
     }
+}
+
+/// `base^exponent` under the given reduction.
+fn power(base: u64, mut exponent: u64, reduce: fn(u64) -> u64) -> u64 {
+    let (mut result, mut square) = (1u64, base);
+    while exponent > 0 {
+        if exponent & 1 == 1 {
+            result = reduce(result * square);
+        }
+        square = reduce(square * square);
+        exponent >>= 1;
+    }
+    result
 }
 
 /// `x mod (2^31 - 1)` for `x < 2^63`, by folding the high bits (a Mersenne prime needs no division).
@@ -131,6 +192,16 @@ mod tests {
             assert_eq!(mod1(value), value % P1);
             assert_eq!(mod2(value), value % P2);
         }
+    }
+
+    #[test]
+    fn counted_hash_matches_pushing_one_by_one() {
+        let text = "🍊 abc\r\n".repeat(50);
+        let mut pushed = Poly::EMPTY;
+        for c in text.chars() {
+            pushed.push(c);
+        }
+        assert_eq!(Poly::of_counted(&text), (pushed, text.chars().count()));
     }
 
     #[test]

@@ -307,11 +307,19 @@ impl Document {
             return Ok(self.resync(client, seq, ResyncReason::HashMismatch, outcome));
         }
         let mut changed = false;
-        for (offset, delta) in new_edits.iter().enumerate() {
+        // With a single edit the checked copy is the shadow after it: on the fast path it becomes the master as is.
+        let single_result = (new_edits.len() == 1).then_some(&candidate);
+        for delta in new_edits {
             let version = view.shadow_n;
-            debug_assert_eq!(version, n_first + (first_new + offset) as u64);
-            changed |=
-                self.apply_client_edit(client, &mut view, version, delta, now_ms, &mut outcome)?;
+            changed |= self.apply_client_edit(
+                client,
+                &mut view,
+                version,
+                delta,
+                single_result,
+                now_ms,
+                &mut outcome,
+            )?;
         }
         view.backup = view.shadow.clone();
         view.backup_m = view.shadow_m;
@@ -339,12 +347,15 @@ impl Document {
     }
 
     /// Applies one client edit to the view's shadow and to the master; returns whether the master changed.
+    /// `result`, when given, is the shadow with `delta` applied.
+    #[allow(clippy::too_many_arguments)]
     fn apply_client_edit(
         &mut self,
         client: u64,
         view: &mut View,
         version: u64,
         delta: &Delta,
+        result: Option<&Text>,
         now_ms: u64,
         outcome: &mut Outcome,
     ) -> Result<bool, Error> {
@@ -390,7 +401,10 @@ impl Document {
             } else {
                 self.stats.transformed += 1;
             }
-            self.master.apply(&onto_master)?;
+            match result {
+                Some(shadow_after) if exact => self.master = shadow_after.clone(),
+                _ => self.master.apply(&onto_master)?,
+            }
             if !onto_master.is_identity() {
                 self.commit(onto_master.clone());
                 outcome.history.push(HistoryEntry {
