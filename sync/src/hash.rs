@@ -77,16 +77,6 @@ impl Poly {
         (poly, count)
     }
 
-    /// Appends one code point.
-    #[inline]
-    pub fn push(&mut self, c: char) {
-        let v = c as u64 + 1;
-        self.h1 = mod1(self.h1 * B1 + v);
-        self.h2 = mod2(self.h2 * B2 + v);
-        self.pow1 = mod1(self.pow1 * B1);
-        self.pow2 = mod2(self.pow2 * B2);
-    }
-
     /// The 64-bit value of `self ++ other`, without the powers a further concatenation would need.
     pub fn concat_value(h1: u64, h2: u64, other: Poly) -> (u64, u64) {
         (
@@ -100,6 +90,24 @@ impl Poly {
         (h1 << 32) | h2
     }
 
+    /// The 64-bit value sent on the wire.
+    pub fn value(self) -> u64 {
+        (self.h1 << 32) | self.h2
+    }
+}
+
+/// Character-at-a-time hashing and full concatenation: the reference the fast paths are checked against.
+#[cfg(test)]
+impl Poly {
+    /// Appends one code point.
+    #[inline]
+    pub fn push(&mut self, c: char) {
+        let v = c as u64 + 1;
+        self.h1 = mod1(self.h1 * B1 + v);
+        self.h2 = mod2(self.h2 * B2 + v);
+        self.pow1 = mod1(self.pow1 * B1);
+        self.pow2 = mod2(self.pow2 * B2);
+    }
     /// The hash of `self ++ other`.
     pub fn concat(self, other: Poly) -> Poly {
         Poly {
@@ -108,11 +116,6 @@ impl Poly {
             pow1: mod1(self.pow1 * other.pow1),
             pow2: mod2(self.pow2 * other.pow2),
         }
-    }
-
-    /// The 64-bit value sent on the wire.
-    pub fn value(self) -> u64 {
-        (self.h1 << 32) | self.h2
     }
 }
 
