@@ -175,7 +175,7 @@ fn per_sync(bytes: usize, syncs: usize) -> f64 {
 fn print_ours(trace: &str, k: usize, run: &Result<OursRun, String>) {
     match run {
         Ok(run) => println!(
-            "ours {trace:<22} k={k:<3} {:>7} edits in {} syncs: server {:.3} s, {:.0} edits/s, wall {:.1} s, {:.1} B up / {:.1} B down per message; edits on the fast path {}, fuzzy {}, resyncs {}",
+            "ours {trace:<22} k={k:<3} {:>7} edits in {} syncs: server {:.3} s, {:.0} edits/s, wall {:.1} s, {:.1} B up / {:.1} B down per message; server {:?}",
             run.edits,
             run.syncs,
             run.server.as_secs_f64(),
@@ -183,9 +183,7 @@ fn print_ours(trace: &str, k: usize, run: &Result<OursRun, String>) {
             run.wall.as_secs_f64(),
             per_sync(run.up_bytes, run.messages),
             per_sync(run.down_bytes, run.messages),
-            run.stats.fast_path,
-            run.stats.fuzzy_path,
-            run.stats.resyncs,
+            run.stats,
         ),
         Err(error) => println!("ours {trace:<22} k={k:<3} FAILED: {error}"),
     }
@@ -300,6 +298,10 @@ fn print_table(rows: &[Row], js: &JsResults) {
     }
 }
 
+fn print_bytes(label: &str, bytes: usize) {
+    println!("  {label:<78} {bytes:>3} B");
+}
+
 /// Field-by-field size of a Sync message, and the framing around it; returns the total.
 fn print_message_breakdown(trace: &str, one: &OneCharMessage) -> usize {
     let sync = one.message_bytes;
@@ -321,36 +323,45 @@ fn print_message_breakdown(trace: &str, one: &OneCharMessage) -> usize {
         n_first,
         edits,
         ..
-    } = one.message.clone()
+    } = &one.message
     {
-        let fixed = 1 + varint_len(seq) + varint_len(m_ack) + varint_len(n_first) + 8;
-        let edits_bytes = sync.saturating_sub(fixed);
-        println!("  message type                                   1 B");
-        println!(
-            "  seq {seq:<10} (varint)                         {} B",
-            varint_len(seq)
+        print_bytes("message type", 1);
+        print_bytes(&format!("seq = {seq} (varint)"), varint_len(*seq));
+        print_bytes(&format!("m_ack = {m_ack} (varint)"), varint_len(*m_ack));
+        print_bytes(
+            &format!("n_first = {n_first} (varint)"),
+            varint_len(*n_first),
         );
-        println!(
-            "  m_ack {m_ack:<8} (varint)                         {} B",
-            varint_len(m_ack)
+        print_bytes(
+            &format!("edit count = {} (varint)", edits.len()),
+            varint_len(edits.len() as u64),
         );
-        println!(
-            "  n_first {n_first:<6} (varint)                         {} B",
-            varint_len(n_first)
-        );
-        println!(
-            "  edits: count {} + length-prefixed delta(s)        {edits_bytes} B",
-            edits.len()
-        );
-        println!("  hash                                           8 B");
+        for delta in edits {
+            let mut encoded = Vec::new();
+            delta.encode(&mut encoded);
+            print_bytes(
+                "delta length prefix (varint)",
+                varint_len(encoded.len() as u64),
+            );
+            print_bytes(&format!("delta {:?}", delta.ops()), encoded.len());
+        }
+        print_bytes("hash of the client shadow", 8);
     }
-    println!("  = encoded Sync message                         {sync} B");
-    println!(
-        "  + channel framing (frame type 1 B + channel id varint {} B) {channel} B",
-        varint_len(CHANNEL_ID)
+    print_bytes("= encoded Sync message", sync);
+    print_bytes("+ channel frame type", FRAME_TYPE_BYTES);
+    print_bytes(
+        &format!("+ channel id = {CHANNEL_ID} (varint)"),
+        varint_len(CHANNEL_ID),
     );
-    println!("  + WebSocket client frame header (2 B + {} B extended length + 4 B mask, payload {} B) {websocket} B", websocket - 6, sync + channel);
-    println!("  = on the wire                                  {total} B");
+    print_bytes(
+        &format!(
+            "+ WebSocket client frame header (payload {} B: 2 B + {} B length + 4 B mask)",
+            sync + channel,
+            websocket - 6
+        ),
+        websocket,
+    );
+    print_bytes("= bytes on the wire", total);
     total
 }
 
@@ -375,7 +386,15 @@ fn run() -> Result<bool> {
             failures.push(format!("{} k={}: {problem}", row.trace, row.k));
         }
     }
-    let one_char = ours::one_char_message(&load_trace(&bench_path)?);
+    // The k = 1 replay measured it on the way; without one, replay to the middle edit for it.
+    let measured = rows
+        .iter()
+        .filter(|row| row.trace == bench_trace)
+        .find_map(|row| row.ours.as_ref().ok()?.one_char.clone());
+    let one_char = match measured {
+        Some(one) => Ok(one),
+        None => ours::one_char_message(&load_trace(&bench_path)?),
+    };
     let msg_bytes = match &one_char {
         Ok(one) => print_message_breakdown(&bench_trace, one),
         Err(error) => {

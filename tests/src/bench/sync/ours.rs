@@ -33,6 +33,8 @@ pub struct OursRun {
     pub stats: Stats,
     /// Why the replay did not end with client, server and endContent identical; empty if it did.
     pub problems: Vec<String>,
+    /// The message of the middle one-character edit, measured when k = 1.
+    pub one_char: Option<OneCharMessage>,
 }
 
 impl OursRun {
@@ -144,18 +146,59 @@ impl Session {
     }
 }
 
+/// Replays the whole trace, syncing every k edits; at k = 1 it also measures the one-character message (`middle_one_char_edit`) on the way.
 pub fn replay(trace: &Trace, k: usize) -> Result<OursRun> {
     let mut session = Session::connect(&trace.start_content)?;
     let mut syncs = 0;
+    let probe = if k == 1 {
+        middle_one_char_edit(trace)
+    } else {
+        None
+    };
+    let mut one_char = None;
+    // The text's length as the trace says it should be, to spot the first sync after which client or server diverge.
+    let mut expected_len = trace.start_content.chars().count();
+    let mut diverged = false;
     for (index, txn) in trace.txns.iter().enumerate() {
-        session
+        let sync_now = (index + 1) % k == 0 || index + 1 == trace.txns.len();
+        let step = session
             .splice_txn(txn)
-            .with_context(|| format!("client splice of edit {index}"))?;
-        if (index + 1) % k == 0 || index + 1 == trace.txns.len() {
-            session
-                .flush()
-                .with_context(|| format!("sync after edit {index}"))?;
-            syncs += 1;
+            .with_context(|| format!("client splice of edit {index}"))
+            .and_then(|()| {
+                if probe == Some(index) {
+                    one_char = Some(send_probe(&mut session, trace, index, expected_len)?);
+                }
+                if sync_now {
+                    session
+                        .flush()
+                        .with_context(|| format!("sync after edit {index}"))?;
+                    syncs += 1;
+                }
+                Ok(())
+            });
+        if let Err(error) = step {
+            let seen = session.problems.iter().take(3).cloned().collect::<Vec<_>>();
+            if seen.is_empty() {
+                return Err(error);
+            }
+            return Err(error.context(format!("after: {}", seen.join("; "))));
+        }
+        for (_, del, ins) in txn {
+            expected_len = expected_len + ins.chars().count() - del;
+        }
+        if !sync_now || diverged {
+            continue;
+        }
+        let lengths = (
+            session.client.text_ref().len(),
+            session.document.text_ref().len(),
+        );
+        if lengths != (expected_len, expected_len) {
+            diverged = true;
+            session.problems.push(format!(
+                "after the sync at edit {index} the client has {} code points and the server {}, the trace {expected_len}",
+                lengths.0, lengths.1
+            ));
         }
     }
 
@@ -182,6 +225,7 @@ pub fn replay(trace: &Trace, k: usize) -> Result<OursRun> {
         down_bytes: session.down_bytes,
         stats: session.document.stats(),
         problems,
+        one_char,
     })
 }
 
@@ -216,7 +260,33 @@ fn middle_one_char_edit(trace: &Trace) -> Option<usize> {
     nearest(&is_insert).or_else(|| nearest(&is_delete))
 }
 
-/// Replays the trace syncing after every edit up to the middle one-character edit, and measures the Sync message that edit produces.
+/// Sends the client's message right after the one-character edit `index`, measuring it; `doc_len` is the text's length before the edit.
+fn send_probe(
+    session: &mut Session,
+    trace: &Trace,
+    index: usize,
+    doc_len: usize,
+) -> Result<OneCharMessage> {
+    let Some(message) = session.client.poll() else {
+        bail!("the client has nothing to send after the one-character edit {index}");
+    };
+    if !matches!(message, ClientMessage::Sync { .. }) {
+        bail!("after the one-character edit {index} the client sends {message:?}, not a Sync");
+    }
+    let message_bytes = wire::encode_client(&message).len();
+    session.exchange(message.clone())?;
+    let (pos, _, ins) = &trace.txns[index][0];
+    Ok(OneCharMessage {
+        index,
+        pos: *pos,
+        inserted: ins.chars().next(),
+        doc_len,
+        message,
+        message_bytes,
+    })
+}
+
+/// Replays the trace syncing after every edit up to the middle one-character edit, and measures the Sync message that edit produces; for when no k = 1 replay of the trace measured it.
 pub fn one_char_message(trace: &Trace) -> Result<OneCharMessage> {
     let Some(index) = middle_one_char_edit(trace) else {
         bail!("the trace has no one-character edit");
@@ -230,22 +300,7 @@ pub fn one_char_message(trace: &Trace) -> Result<OneCharMessage> {
             .flush()
             .with_context(|| format!("sync after edit {i}"))?;
     }
-    let doc_len = session.client.text().chars().count();
+    let doc_len = session.client.text_ref().len();
     session.splice_txn(&trace.txns[index])?;
-    let Some(message) = session.client.poll() else {
-        bail!("the client has nothing to send after the one-character edit {index}");
-    };
-    if !matches!(message, ClientMessage::Sync { .. }) {
-        bail!("after the one-character edit {index} the client sends {message:?}, not a Sync");
-    }
-    let message_bytes = wire::encode_client(&message).len();
-    let (pos, _, ins) = &trace.txns[index][0];
-    Ok(OneCharMessage {
-        index,
-        pos: *pos,
-        inserted: ins.chars().next(),
-        doc_len,
-        message,
-        message_bytes,
-    })
+    send_probe(&mut session, trace, index, doc_len)
 }
