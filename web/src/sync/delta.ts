@@ -345,7 +345,7 @@ export function decodeDelta(bytes: Uint8Array, limit: number = MAX_DOCUMENT_BYTE
     if (op.kind !== "insert") base += op.n;
     if (op.kind !== "delete") target += op.n;
     const size = Math.max(base, target);
-    if (size > limit) throw new SyncError("DocumentTooLarge", `size ${size}, the limit is ${limit}`);
+    if (size > limit) throw new SyncError("DocumentTooLarge", `${size} bytes, the limit is ${limit}`);
     ops.push(op);
   }
   return ops;

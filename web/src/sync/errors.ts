@@ -40,8 +40,9 @@ export const ERROR_CODES: Readonly<Record<SyncErrorKind, number>> = {
 export class SyncError extends Error {
   readonly kind: SyncErrorKind;
 
-  constructor(kind: SyncErrorKind, detail?: string) {
-    super(detail === undefined ? kind : `${kind}: ${detail}`);
+  /** `detail` completes the message as the Rust error's Display does (e.g. "overlong encoding" for BadVarint). */
+  constructor(kind: SyncErrorKind, detail = "") {
+    super(describe(kind, detail));
     this.name = "SyncError";
     this.kind = kind;
   }
@@ -55,4 +56,34 @@ export class SyncError extends Error {
 /** True when `error` is a SyncError, optionally of the given kind. */
 export function isSyncError(error: unknown, kind?: SyncErrorKind): error is SyncError {
   return error instanceof SyncError && (kind === undefined || error.kind === kind);
+}
+
+/** The same words as the Rust `Error`'s Display, so an Error message reads alike from either engine. */
+function describe(kind: SyncErrorKind, detail: string): string {
+  switch (kind) {
+    case "BadVarint":
+      return `bad varint: ${detail}`;
+    case "BadOp":
+      return `bad delta op: ${detail}`;
+    case "NonCanonical":
+      return `delta is not canonical: ${detail}`;
+    case "BadUtf8":
+      return detail === "" ? "text is not valid UTF-8" : `text is not valid UTF-8: ${detail}`;
+    case "DocumentTooLarge":
+      return `document too large: ${detail}`;
+    case "MessageTooLarge":
+      return `message too large: ${detail}`;
+    case "Truncated":
+      return "message truncated";
+    case "TrailingBytes":
+      return `message has ${detail}`;
+    case "Unexpected":
+      return `unexpected message: ${detail}`;
+    case "Diff":
+      return `diff-match-patch failed: ${detail}`;
+    case "Trace":
+      return `bad editing trace: ${detail}`;
+    default:
+      return detail === "" ? kind : detail;
+  }
 }

@@ -421,9 +421,9 @@ describe("bad input", () => {
     const harness = connected("abc", 1);
     harness.events.set(1, []);
     const out = harness.toServer(1, fromHex("0201"));
-    expect(decodeServer(out[0]!.bytes)).toEqual({ type: "Error", code: 8, message: "Truncated: message truncated" });
+    expect(decodeServer(out[0]!.bytes)).toEqual({ type: "Error", code: 8, message: "message truncated" });
     harness.deliver(out);
-    expect(harness.events.get(1)).toEqual([{ type: "serverError", code: 8, message: "Truncated: message truncated" }]);
+    expect(harness.events.get(1)).toEqual([{ type: "serverError", code: 8, message: "message truncated" }]);
     expect(harness.server.text).toBe("abc");
     harness.settle(); // the client resyncs
     expect(harness.clients.get(1)!.isSynced).toBe(true);

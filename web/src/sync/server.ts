@@ -153,7 +153,7 @@ export class ServerDocument {
     this.limits = options.limits ?? DEFAULT_LIMITS;
     const size = utf8Length(text);
     if (size > this.limits.maxDocumentBytes) {
-      throw new SyncError("DocumentTooLarge", `document too large: ${size} bytes, the limit is ${this.limits.maxDocumentBytes}`);
+      throw new SyncError("DocumentTooLarge", `${size} bytes, the limit is ${this.limits.maxDocumentBytes}`);
     }
     this.master = Text.from(text);
     this.appliedN = new Map(options.applied ?? []);
@@ -382,7 +382,7 @@ export class ServerDocument {
   private checkSize(delta: Delta): void {
     const size = this.master.utf8Length + insertedBytes(delta);
     if (size > this.limits.maxDocumentBytes) {
-      throw new SyncError("DocumentTooLarge", `document too large: ${size} bytes, the limit is ${this.limits.maxDocumentBytes}`);
+      throw new SyncError("DocumentTooLarge", `${size} bytes, the limit is ${this.limits.maxDocumentBytes}`);
     }
   }
 

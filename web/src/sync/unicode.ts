@@ -16,7 +16,7 @@ export function isBmpOnly(text: string): boolean {
 /** Fails with `BadUtf8` when the string holds an unpaired surrogate (it has no UTF-8 form, and Rust cannot hold it). */
 export function assertWellFormed(text: string): void {
   if (SURROGATE.test(text) && LONE_SURROGATE.test(text)) {
-    throw new SyncError("BadUtf8", "text holds an unpaired surrogate");
+    throw new SyncError("BadUtf8", "an unpaired surrogate");
   }
 }
 

@@ -72,6 +72,22 @@ describe("varint", () => {
   });
 });
 
+describe("error messages", () => {
+  test("read like the Rust engine's", () => {
+    const message = (hex: string) => {
+      try {
+        decode(hex);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return "none";
+    };
+    expect(message("8000")).toBe("bad varint: overlong encoding");
+    expect(message("80")).toBe("message truncated");
+    expect(message("0000")).toBe("message has 1 trailing bytes");
+  });
+});
+
 describe("UTF-8", () => {
   test("rejects encoded surrogates, overlong forms and stray continuation bytes", () => {
     for (const hex of ["eda080", "edbfbf", "c0af", "e080af", "80", "f4908080", "f0", "c3"]) {

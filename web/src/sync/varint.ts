@@ -21,7 +21,7 @@ export function utf8Decode(bytes: Uint8Array): string {
   try {
     return decoder.decode(bytes);
   } catch {
-    throw new SyncError("BadUtf8", "text is not valid UTF-8");
+    throw new SyncError("BadUtf8");
   }
 }
 
@@ -110,12 +110,12 @@ export class Reader {
   }
 
   byte(): number {
-    if (this.pos >= this.data.length) throw new SyncError("Truncated", "message truncated");
+    if (this.pos >= this.data.length) throw new SyncError("Truncated");
     return this.data[this.pos++]!;
   }
 
   take(length: number): Uint8Array {
-    if (length > this.remaining) throw new SyncError("Truncated", "message truncated");
+    if (length > this.remaining) throw new SyncError("Truncated");
     const slice = this.data.subarray(this.pos, this.pos + length);
     this.pos += length;
     return slice;
@@ -142,14 +142,14 @@ export class Reader {
   /** A varint that must fit a length bounded by `limit`. */
   length(limit: number): number {
     const value = this.varint();
-    if (value > limit) throw new SyncError("DocumentTooLarge", `size ${value}, the limit is ${limit}`);
+    if (value > limit) throw new SyncError("DocumentTooLarge", `${value} bytes, the limit is ${limit}`);
     return value;
   }
 
   /** A count or length that must fit in the bytes left (each item takes at least one byte), else `Truncated`. */
   count(): number {
     const value = this.varint();
-    if (value > this.remaining) throw new SyncError("Truncated", "message truncated");
+    if (value > this.remaining) throw new SyncError("Truncated");
     return value;
   }
 
