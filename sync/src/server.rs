@@ -94,11 +94,9 @@ struct View {
     stack: VecDeque<Delta>,
     stack_first_m: u64,
     last_seq: u64,
-    /// The seq answered by the Resync that created this view: until the client moves past it, anything with that seq
-    /// gets the Resync again and anything older is stale (the client renumbers its edits after a resync).
-    resync_seq: u64,
-    /// The reply to `last_seq`, sent again if that message arrives again (a retransmission or a network duplicate)
-    /// rather than processing it twice: a second pass would roll the shadow back under a client that has moved on.
+    /// The reply to `last_seq` (a Reply or the Resync that made this view), sent again if that message arrives again
+    /// (a retransmission or a network duplicate) rather than processing it twice: a second pass would roll the shadow
+    /// back under a client that has moved on, or hand out a second Resync after the client renumbered its edits.
     last_reply: Option<ServerMessage>,
     nudged: bool,
 }
@@ -212,12 +210,16 @@ impl Document {
     ) -> Result<Outcome, Error> {
         match message {
             ClientMessage::ResyncRequest { seq } => {
-                if self
-                    .views
-                    .get(&client)
-                    .is_some_and(|view| seq < view.last_seq)
-                {
-                    return Ok(Outcome::default());
+                if let Some(view) = self.views.get(&client) {
+                    if seq < view.last_seq {
+                        return Ok(Outcome::default());
+                    }
+                    if seq == view.last_seq {
+                        return Ok(Outcome {
+                            reply: view.last_reply.clone(),
+                            ..Outcome::default()
+                        });
+                    }
                 }
                 Ok(self.resync(client, seq, ResyncReason::Requested, Outcome::default()))
             }
@@ -246,13 +248,9 @@ impl Document {
         let Some(mut view) = self.views.remove(&client) else {
             return Ok(self.resync(client, seq, ResyncReason::UnknownView, outcome));
         };
-        if seq < view.last_seq || seq < view.resync_seq {
+        if seq < view.last_seq {
             self.views.insert(client, view);
             return Ok(outcome);
-        }
-        if seq == view.resync_seq {
-            self.views.insert(client, view);
-            return Ok(self.resync(client, seq, ResyncReason::Requested, outcome));
         }
         if seq == view.last_seq {
             outcome.reply = view.last_reply.clone();
@@ -556,18 +554,21 @@ impl Document {
                 stack: VecDeque::new(),
                 stack_first_m: m,
                 last_seq: seq,
-                resync_seq: seq,
                 last_reply: None,
                 nudged: false,
             },
         );
-        outcome.reply = Some(ServerMessage::Resync {
+        let reply = ServerMessage::Resync {
             seq,
             n,
             m,
             text: self.master.to_string(),
             hash: self.master.hash(),
-        });
+        };
+        if let Some(view) = self.views.get_mut(&client) {
+            view.last_reply = Some(reply.clone());
+        }
+        outcome.reply = Some(reply);
         outcome.resync = Some(reason);
         if !outcome.history.is_empty() {
             outcome.nudge = self.nudge_others(Some(client));

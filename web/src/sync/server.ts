@@ -116,11 +116,9 @@ interface View {
   stackFirstM: number;
   lastSeq: number;
   /**
-   * The seq answered by the Resync that created this view: until the client moves past it, anything with that seq
-   * gets the Resync again and anything older is stale (the client renumbers its edits after a resync).
+   * The reply to `lastSeq` (a Reply, or the Resync that made this view), sent again if that message arrives again
+   * rather than processing it twice.
    */
-  resyncSeq: number;
-  /** The reply to `lastSeq`, sent again if that message arrives again rather than processing it twice. */
   lastReply: ServerMessage | undefined;
   nudged: boolean;
 }
@@ -243,6 +241,11 @@ export class ServerDocument {
     if (message.type === "ResyncRequest") {
       const view = this.views.get(client);
       if (view !== undefined && message.seq < view.lastSeq) return newOutcome();
+      if (view !== undefined && message.seq === view.lastSeq) {
+        const outcome = newOutcome();
+        outcome.reply = view.lastReply;
+        return outcome;
+      }
       return this.resync(client, message.seq, "Requested", newOutcome());
     }
     return this.sync(client, message.seq, message.mAck, message.nFirst, message.edits, message.hash, nowMs);
@@ -260,8 +263,7 @@ export class ServerDocument {
     const outcome = newOutcome();
     const view = this.views.get(client);
     if (view === undefined) return this.resync(client, seq, "UnknownView", outcome);
-    if (seq < view.lastSeq || seq < view.resyncSeq) return outcome;
-    if (seq === view.resyncSeq) return this.resync(client, seq, "Requested", outcome);
+    if (seq < view.lastSeq) return outcome;
     if (seq === view.lastSeq) {
       if (view.lastReply !== undefined) outcome.reply = view.lastReply;
       return outcome;
@@ -452,11 +454,13 @@ export class ServerDocument {
       stack: [],
       stackFirstM: m,
       lastSeq: seq,
-      resyncSeq: seq,
       lastReply: undefined,
       nudged: false,
     });
-    outcome.reply = { type: "Resync", seq, n, m, text: this.master.toString(), hash: this.master.hash() };
+    const reply: ServerMessage = { type: "Resync", seq, n, m, text: this.master.toString(), hash: this.master.hash() };
+    const view = this.views.get(client);
+    if (view !== undefined) view.lastReply = reply;
+    outcome.reply = reply;
     outcome.resync = reason;
     if (outcome.history.length > 0) outcome.nudge = this.nudgeOthers(client);
     return outcome;
