@@ -213,6 +213,45 @@ fn compose_and_transform() {
     check_or_write("transform.json", &Value::Array(transform));
 }
 
+/// Diffs the resync merge and the diff path depend on: both engines must find the same delta for the same texts,
+/// emoji and CRLF included (the TypeScript diff works in UTF-16 and must map back to code points exactly).
+#[test]
+fn diffs() {
+    let mut rng = Rng(5);
+    let mut pairs: Vec<(String, String)> = vec![
+        ("a😀b".into(), "a😁b".into()),
+        (
+            "🍊, aah orange is the new black!".into(),
+            "Aah orange!🌊is the new 🌊".into(),
+        ),
+        (
+            "line one\r\nline two\r\n".into(),
+            "line one\nline 2\r\n".into(),
+        ),
+        ("".into(), "🍊".into()),
+        ("🍊".into(), "".into()),
+        (
+            "The quick brown fox".into(),
+            "The quick brown fox jumps".into(),
+        ),
+    ];
+    for _ in 0..80 {
+        let old = random_text(&mut rng, 20);
+        let delta = random_delta(&mut rng, old.chars().count());
+        let new = delta.apply_str(&old).expect("fits");
+        pairs.push((old, new));
+    }
+    let vectors: Vec<Value> = pairs
+        .into_iter()
+        .map(|(old, new)| {
+            let delta = orrery_sync::diff(&old, &new, 1000).expect("diffs");
+            assert_eq!(delta.apply_str(&old).as_deref(), Ok(new.as_str()));
+            json!({"old": old, "new": new, "delta": delta})
+        })
+        .collect();
+    check_or_write("diffs.json", &Value::Array(vectors));
+}
+
 #[test]
 fn messages() {
     let delta = Delta::splice(10, 4, 1, "🍊").expect("in range");

@@ -23,6 +23,7 @@ import {
   MAX_DOCUMENT_BYTES,
   transform,
 } from "./delta";
+import { diff } from "./dmp";
 import { isSyncError } from "./errors";
 import { hashText, hashToHex } from "./hash";
 import { ServerDocument } from "./server";
@@ -171,6 +172,14 @@ const checkers: Record<string, (data: unknown) => void> = {
           throw new Error(`${where}: unknown step`);
       }
     });
+  },
+
+  "diffs.json": (data) => {
+    expect(isArrayOf(data, ["old", "new", "delta"])).toBe(true);
+    for (const vector of data as { old: string; new: string; delta: unknown }[]) {
+      const delta = diff(vector.old, vector.new, 1000);
+      expect([vector.old, vector.new, deltaToJson(delta)]).toEqual([vector.old, vector.new, vector.delta]);
+    }
   },
 
   "traces.json": (data) => {
