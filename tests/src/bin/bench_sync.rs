@@ -259,9 +259,9 @@ fn print_table(rows: &[Row], js: &JsResults) {
         "js:   {} on {}, MobWrite-style server cycle: decode message, diff_fromDelta, patch_make, patch_apply, diff_main + diff_toDelta, encode reply",
         js.library, js.runtime
     );
-    println!("yrs:  yrs 0.28 Text, one transaction per edit; 'local' = applying the edits to the typing doc; 'sync' = local + encoding/merging each window's update + decoding/applying it on a second doc (the ratio uses 'sync')");
+    println!("yrs:  yrs 0.28 Text, one transaction per edit; 'local' = applying the edits to the typing doc; 'sync' = local + encoding/merging each window's update + decoding/applying it on a second doc (the ratio uses 'sync'); 'remote' = the second doc's decode+apply alone");
     println!(
-        "{:<22} {:>4} {:>7} {:>12} {:>12} {:>12} {:>12} {:>8} {:>9} {:>10}",
+        "{:<22} {:>4} {:>7} {:>12} {:>12} {:>12} {:>12} {:>13} {:>8} {:>9} {:>10}",
         "trace",
         "k",
         "edits",
@@ -269,6 +269,7 @@ fn print_table(rows: &[Row], js: &JsResults) {
         "js/s",
         "yrs local/s",
         "yrs sync/s",
+        "yrs remote/s",
         "ours/js",
         "ours/yrs",
         "converged"
@@ -279,7 +280,7 @@ fn print_table(rows: &[Row], js: &JsResults) {
             _ => String::new(),
         };
         println!(
-            "{:<22} {:>4} {:>7} {:>12} {:>12} {:>12} {:>12} {:>8} {:>9} {:>10}{js_note}",
+            "{:<22} {:>4} {:>7} {:>12} {:>12} {:>12} {:>12} {:>13} {:>8} {:>9} {:>10}{js_note}",
             row.trace,
             row.k,
             row.ours.as_ref().map_or(0, |run| run.edits),
@@ -287,6 +288,7 @@ fn print_table(rows: &[Row], js: &JsResults) {
             format_rate(row.js_rate()),
             format_rate(row.yrs.as_ref().map_or(f64::NAN, YrsRun::local_rate)),
             format_rate(row.yrs_rate()),
+            format_rate(row.yrs.as_ref().map_or(f64::NAN, YrsRun::remote_rate)),
             format_ratio(row.ours_rate() / row.js_rate()),
             format_ratio(row.ours_rate() / row.yrs_rate()),
             if row.problems().is_empty() {
