@@ -1,6 +1,6 @@
 //! The text of a document as a list of shared chunks, each with its length and hash, so that an edit costs O(chunk + chunks) and a copy is cheap.
 //!
-//! The server keeps the master text and one shadow per view; with chunks behind `Arc`, a shadow that equals the master shares all its chunks.
+//! The server keeps the master text and one shadow per view; with the chunk list and each chunk behind `Arc`, a shadow that equals the master shares all of it.
 
 use std::sync::Arc;
 
@@ -31,7 +31,9 @@ impl Chunk {
 /// A document text: chunked, hashed, cheap to clone.
 #[derive(Debug, Clone, Default)]
 pub struct Text {
-    chunks: Vec<Arc<Chunk>>,
+    /// Shared as a whole too: a copy of a text costs one reference count, and only the first edit after a copy
+    /// copies the chunk list (copy on write).
+    chunks: Arc<Vec<Arc<Chunk>>>,
     chars: usize,
     bytes: usize,
     /// The whole text's hash value (the wire form).
@@ -42,7 +44,7 @@ impl Text {
     /// Builds a text from a string.
     pub fn new(text: &str) -> Text {
         let mut result = Text {
-            chunks: chunked(text),
+            chunks: Arc::new(chunked(text)),
             chars: text.chars().count(),
             bytes: text.len(),
             hash: 0,
@@ -149,7 +151,7 @@ impl Text {
         self.chars =
             self.chars - removed_chars + pieces.iter().map(|chunk| chunk.chars).sum::<usize>();
         self.bytes = self.bytes - removed_bytes + rebuilt.len();
-        self.chunks.splice(start_index..replace_end, pieces);
+        Arc::make_mut(&mut self.chunks).splice(start_index..replace_end, pieces);
         Ok(())
     }
 
@@ -160,21 +162,11 @@ impl Text {
         });
         self.hash = Poly::pack(h1, h2);
     }
-
-    /// True when both texts share every chunk: a cheap equality test that can say "don't know" (false).
-    pub fn same_chunks(&self, other: &Text) -> bool {
-        self.chunks.len() == other.chunks.len()
-            && self
-                .chunks
-                .iter()
-                .zip(&other.chunks)
-                .all(|(a, b)| Arc::ptr_eq(a, b))
-    }
 }
 
 impl std::fmt::Display for Text {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for chunk in &self.chunks {
+        for chunk in self.chunks.iter() {
             formatter.write_str(&chunk.text)?;
         }
         Ok(())
