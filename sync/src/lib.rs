@@ -2,6 +2,36 @@
 //! `PROTOCOL.md` beside this crate is the normative description; the TypeScript twin in `web/src/sync/` implements the same and `vectors/` checks that both agree.
 //! This crate is pure: no I/O, no clocks of its own (callers pass the time), no async runtime, and it depends on nothing else of Orrery's.
 //! The local hub owns one [`Document`] per open file and feeds it the messages of every [`Client`].
+//!
+//! ```
+//! use orrery_sync::{wire, Client, Document, Limits};
+//! # fn main() -> Result<(), orrery_sync::Error> {
+//! let (client_id, now_ms) = (1, 0);
+//! let mut document = Document::new("hello", Limits::default())?;
+//! let mut client = Client::new();
+//! let exchange = |client: &mut Client, document: &mut Document| -> Result<(), orrery_sync::Error> {
+//!     // The first message asks for the whole text; later ones carry edits. The caller owns the channel.
+//!     while let Some(message) = client.poll() {
+//!         let bytes = wire::encode_client(&message);
+//!         let outcome = document.receive(client_id, wire::decode_client(&bytes)?, now_ms)?;
+//!         // outcome.history: changes to log; outcome.nudge: other clients to nudge; outcome.failures: refused edits.
+//!         if let Some(reply) = outcome.reply {
+//!             for event in client.receive(wire::decode_server(&wire::encode_server(&reply))?)? {
+//!                 // ClientEvent::Changed: map cursors through the delta; Failed: tell the user what was dropped.
+//!                 let _ = event;
+//!             }
+//!         }
+//!     }
+//!     Ok(())
+//! };
+//! exchange(&mut client, &mut document)?; // the client now holds "hello"
+//! client.splice(0, 0, "draft: ")?; // positions and lengths in Unicode code points
+//! exchange(&mut client, &mut document)?;
+//! assert_eq!(document.text(), "draft: hello");
+//! assert_eq!(client.text(), "draft: hello");
+//! # Ok(())
+//! # }
+//! ```
 
 mod client;
 mod delta;
