@@ -1,10 +1,14 @@
 //! The `orrery` binary: the one executable an operator runs, with a subcommand per process (`up`, later `hub`, `host`, `local-hub`, `admin`).
 //! This is the only crate that composes the others; every other crate is a library with a `run(config, shutdown)` entry that a subcommand here calls.
 //! It is also the only non-test crate that uses `anyhow`: errors from the libraries arrive here typed and leave as a message and an exit code.
-//! For now only `--version`, `help` and an honest `up` exist: the hub and host are built by later issues.
+//! Today: `local-hub` (the per-project server), `--version`, `help`, and an honest `up` (the hub and host are later issues).
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 use anyhow::{anyhow, bail, Result};
 
@@ -15,8 +19,19 @@ usage: orrery <command>
 
 commands:
   up          run Orrery on this machine (not built yet: the hub is a later issue)
+  local-hub   serve one project over a Unix socket (started by the host; see below)
   help        print this message
   --version   print the version
+
+orrery local-hub --project DIR --socket PATH [options]
+  --project DIR         the project's directory (required)
+  --socket PATH         the Unix socket to listen on; its directory is made mode 0700 (required)
+  --user NAME           when started as root: the project's Unix user to become before serving
+  --idle-timeout SECS   stop after this long with no client and no terminal output; 0: never (default 600)
+  --save-delay MS       write a document this long after its last change (default 300)
+  --shell PATH          the shell terminals run (default: the user's login shell, else /bin/bash)
+  --max-document-bytes N  largest file opened for editing; larger text files open read-only (default 8388608)
+  It stops cleanly on SIGTERM or SIGINT, saving every document first.
 ";
 
 /// What the command line asked for.
@@ -25,6 +40,112 @@ enum Command {
     Version,
     Help,
     Up,
+    LocalHub(LocalHubArgs),
+}
+
+/// `orrery local-hub` options, as given.
+#[derive(Debug, PartialEq, Eq)]
+struct LocalHubArgs {
+    project: PathBuf,
+    socket: PathBuf,
+    user: Option<String>,
+    idle_timeout_secs: Option<u64>,
+    save_delay_ms: Option<u64>,
+    shell: Option<PathBuf>,
+    max_document_bytes: Option<usize>,
+}
+
+fn parse_local_hub(args: &mut impl Iterator<Item = OsString>) -> Result<LocalHubArgs> {
+    let (mut project, mut socket, mut user, mut idle, mut save, mut shell, mut max) =
+        (None, None, None, None, None, None, None);
+    while let Some(flag) = args.next() {
+        let flag = flag
+            .into_string()
+            .map_err(|raw| anyhow!("option {raw:?} is not valid UTF-8"))?;
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| anyhow!("`{flag}` needs a value\n\n{USAGE}"))
+        };
+        let number = |value: OsString, flag: &str| -> Result<u64> {
+            value
+                .to_str()
+                .and_then(|text| text.parse().ok())
+                .ok_or_else(|| anyhow!("`{flag}` takes a whole number, got {value:?}"))
+        };
+        match flag.as_str() {
+            "--project" => project = Some(PathBuf::from(value()?)),
+            "--socket" => socket = Some(PathBuf::from(value()?)),
+            "--user" => {
+                user = Some(
+                    value()?
+                        .into_string()
+                        .map_err(|raw| anyhow!("user {raw:?} is not valid UTF-8"))?,
+                )
+            }
+            "--idle-timeout" => idle = Some(number(value()?, &flag)?),
+            "--save-delay" => save = Some(number(value()?, &flag)?),
+            "--shell" => shell = Some(PathBuf::from(value()?)),
+            "--max-document-bytes" => max = Some(number(value()?, &flag)? as usize),
+            other => bail!("unknown option `{other}` for local-hub\n\n{USAGE}"),
+        }
+    }
+    Ok(LocalHubArgs {
+        project: project.ok_or_else(|| anyhow!("local-hub needs --project DIR\n\n{USAGE}"))?,
+        socket: socket.ok_or_else(|| anyhow!("local-hub needs --socket PATH\n\n{USAGE}"))?,
+        user,
+        idle_timeout_secs: idle,
+        save_delay_ms: save,
+        shell,
+        max_document_bytes: max,
+    })
+}
+
+/// Runs a local hub until SIGTERM/SIGINT or its idle timeout.
+fn local_hub(args: LocalHubArgs) -> Result<()> {
+    let mut config = orrery_local_hub::Config::new(args.project, args.socket);
+    config.user = args.user;
+    if let Some(seconds) = args.idle_timeout_secs {
+        config.idle_timeout = Duration::from_secs(seconds);
+    }
+    if let Some(millis) = args.save_delay_ms {
+        config.save_delay = Duration::from_millis(millis);
+    }
+    config.shell = args.shell;
+    if let Some(bytes) = args.max_document_bytes {
+        config.max_document_bytes = bytes;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    // Privileges are dropped before the runtime starts any thread.
+    orrery_local_hub::prepare(&config).map_err(|error| anyhow!("local-hub: {error}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let shutdown = CancellationToken::new();
+        let signals = shutdown.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut terminate), Ok(mut interrupt)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            signals.cancel();
+        });
+        orrery_local_hub::run(config, shutdown)
+            .await
+            .map_err(|error| anyhow!("local-hub: {error}"))
+    })
 }
 
 /// Reads the arguments after the program name; anything unknown is an error that shows the usage.
@@ -40,6 +161,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
         "--version" | "-V" | "version" => Command::Version,
         "help" | "--help" | "-h" => Command::Help,
         "up" => Command::Up,
+        "local-hub" => return Ok(Command::LocalHub(parse_local_hub(&mut args)?)),
         other => bail!("unknown command `{other}`\n\n{USAGE}"),
     };
     if let Some(extra) = args.next() {
@@ -56,6 +178,7 @@ fn run(command: Command) -> Result<()> {
             "`orrery up` is not built yet: the hub and host that it starts come in a later issue.\n\
              What runs today is the sync engine and its benchmark: `tests/bench/run sync`."
         ),
+        Command::LocalHub(args) => local_hub(args)?,
     }
     Ok(())
 }
@@ -102,6 +225,54 @@ mod tests {
                 message.contains("usage: orrery"),
                 "args {args:?}: {message}"
             );
+        }
+    }
+
+    #[test]
+    fn local_hub_options_parse_and_bad_ones_are_refused() {
+        let parsed = parse_strs(&[
+            "local-hub",
+            "--project",
+            "/p",
+            "--socket",
+            "/s/sock",
+            "--idle-timeout",
+            "5",
+            "--user",
+            "ann",
+        ]);
+        match parsed {
+            Ok(Command::LocalHub(args)) => {
+                assert_eq!(args.project, PathBuf::from("/p"));
+                assert_eq!(args.socket, PathBuf::from("/s/sock"));
+                assert_eq!(args.idle_timeout_secs, Some(5));
+                assert_eq!(args.user.as_deref(), Some("ann"));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        for args in [
+            &["local-hub", "--socket", "/s"][..],
+            &["local-hub", "--project", "/p"],
+            &[
+                "local-hub",
+                "--project",
+                "/p",
+                "--socket",
+                "/s",
+                "--idle-timeout",
+                "soon",
+            ],
+            &[
+                "local-hub",
+                "--project",
+                "/p",
+                "--socket",
+                "/s",
+                "--frobnicate",
+            ],
+            &["local-hub", "--project"],
+        ] {
+            assert!(parse_strs(args).is_err(), "{args:?} must be refused");
         }
     }
 
