@@ -160,6 +160,18 @@ async fn kill_9_mid_typing_loses_nothing_and_never_leaves_half_a_file() {
                 }
             }
         }
+        // Finish with a message in flight whose reply we never read, and typing that was never sent.
+        for burst in ["IN-FLIGHT ", "UNSENT "] {
+            let end = client.text_ref().len();
+            client.splice(end, 0, burst).expect("splice");
+            typed.push_str(burst);
+            if let Some(message) = client.poll() {
+                connection
+                    .send(&Frame::new(channel, kind::SYNC, encode_client(&message)))
+                    .await
+                    .expect("send");
+            }
+        }
         // Some of those are acknowledged, some in flight, some only typed: now the process dies.
         if client.has_unacknowledged() {
             killed_with_unacknowledged += 1;
@@ -196,7 +208,10 @@ async fn kill_9_mid_typing_loses_nothing_and_never_leaves_half_a_file() {
             "round {round}: typing was lost across the crash"
         );
     }
-    assert!(killed_with_unacknowledged > 0, "no kill landed while typing was unacknowledged: the test proved nothing");
+    assert!(
+        killed_with_unacknowledged > 0,
+        "no kill landed while typing was unacknowledged: the test proved nothing"
+    );
     // A clean stop saves the last of it.
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(hub.child.id() as i32),
