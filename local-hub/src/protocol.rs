@@ -466,7 +466,8 @@ pub fn typescript() -> String {
     let mut out = String::from(
         "// Generated from local-hub/src/protocol.rs by `UPDATE_PROTOCOL_TS=1 cargo test -p orrery-local-hub --test protocol_ts`.\n// Do not edit by hand.\n\n",
     );
-    let config = ts_rs::Config::default();
+    // Every integer here fits a JavaScript number exactly (ids and sizes stay below 2^53), and JSON parses numbers.
+    let config = ts_rs::Config::default().with_large_int("number");
     let declarations = [
         ErrorCode::decl(&config),
         ErrorBody::decl(&config),

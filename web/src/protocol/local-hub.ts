@@ -1,0 +1,115 @@
+// Generated from local-hub/src/protocol.rs by `UPDATE_PROTOCOL_TS=1 cargo test -p orrery-local-hub --test protocol_ts`.
+// Do not edit by hand.
+
+export type ErrorCode = "malformed" | "too_large" | "version" | "unknown_channel" | "channel_in_use" | "outside_project" | "not_found" | "already_exists" | "too_large_to_edit" | "binary" | "refused" | "sync" | "internal";
+
+export type ErrorBody = { code: ErrorCode, message: string, 
+/**
+ * The file request this answers, if any.
+ */
+request?: number | null, };
+
+export type Hello = { version: number, 
+/**
+ * The collaborator, shown beside their cursor.
+ */
+name: string, 
+/**
+ * A CSS colour for their cursor, e.g. `#d33682`.
+ */
+color: string, };
+
+export type Welcome = { version: number, 
+/**
+ * This connection's id; sync views and presence are keyed by it.
+ */
+connection: number, };
+
+export type Service = { "service": "document", path: string, 
+/**
+ * The sync client id: stable across reconnects of the same editor so its view and unacknowledged edits resume.
+ */
+client: number, } | { "service": "terminal", name: string, 
+/**
+ * This viewer's size.
+ */
+size: TerminalSize, } | { "service": "files" };
+
+export type Open = { channel: number, } & ({ "service": "document", path: string, 
+/**
+ * The sync client id: stable across reconnects of the same editor so its view and unacknowledged edits resume.
+ */
+client: number, } | { "service": "terminal", name: string, 
+/**
+ * This viewer's size.
+ */
+size: TerminalSize, } | { "service": "files" });
+
+export type Opened = { channel: number, 
+/**
+ * For documents: true when the file can only be read (too large to edit).
+ */
+read_only: boolean, };
+
+export type Close = { channel: number, 
+/**
+ * Why the hub closed it, if it did.
+ */
+reason?: string | null, };
+
+export type Presence = { cursor: number, 
+/**
+ * The other end of the selection; equal to `cursor` when nothing is selected.
+ */
+anchor: number, };
+
+export type PeerPresence = { connection: number, name: string, color: string, cursor: number, anchor: number, };
+
+export type Presences = { peers: Array<PeerPresence>, };
+
+export type HistoryRequest = { "op": "list" } | { "op": "fetch", version: number, } | { "op": "revert", version: number, };
+
+export type Version = { 
+/**
+ * The version this change produced (1-based).
+ */
+version: number, time_ms: number, 
+/**
+ * "disk", "server", or the collaborator's name.
+ */
+author: string, };
+
+export type HistoryResponse = { "op": "list", versions: Array<Version>, } | { "op": "fetch", version: number, text: string, } | { "op": "revert", version: number, new_version: number, };
+
+export type Notice = { message: string, 
+/**
+ * The text that did not make it into the document, when an edit was refused.
+ */
+dropped?: string | null, };
+
+export type TerminalSize = { rows: number, cols: number, };
+
+export type Exited = { 
+/**
+ * The exit code, or none when a signal ended it.
+ */
+code: number | null, };
+
+export type FileRequest = { id: number, } & ({ "op": "list", path: string, } | { "op": "stat", path: string, } | { "op": "read", path: string, } | { "op": "write", path: string, text: string, } | { "op": "mkdir", path: string, } | { "op": "rename", from: string, to: string, } | { "op": "delete", path: string, } | { "op": "upload", path: string, } | { "op": "upload_end" } | { "op": "download", path: string, });
+
+export type FileOp = { "op": "list", path: string, } | { "op": "stat", path: string, } | { "op": "read", path: string, } | { "op": "write", path: string, text: string, } | { "op": "mkdir", path: string, } | { "op": "rename", from: string, to: string, } | { "op": "delete", path: string, } | { "op": "upload", path: string, } | { "op": "upload_end" } | { "op": "download", path: string, };
+
+export type Entry = { name: string, kind: EntryKind, size: number, 
+/**
+ * Modification time, milliseconds since the Unix epoch.
+ */
+modified_ms: number, };
+
+export type EntryKind = "file" | "directory" | "symlink" | "other";
+
+export type FileResponse = { id: number, } & ({ "result": "done" } | { "result": "entries", entries: Array<Entry>, } | { "result": "stat", entry: Entry, } | { "result": "text", text: string, } | { "result": "base64", data: string, } | { "result": "transferred", bytes: number, } | { "result": "error", code: ErrorCode, message: string, });
+
+export type FileResult = { "result": "done" } | { "result": "entries", entries: Array<Entry>, } | { "result": "stat", entry: Entry, } | { "result": "text", text: string, } | { "result": "base64", data: string, } | { "result": "transferred", bytes: number, } | { "result": "error", code: ErrorCode, message: string, };
+
+export const VERSION = 1;
+export const MAX_FRAME = 17825792;
