@@ -5,7 +5,8 @@
 
 #[test]
 fn typescript_mirror_is_current() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/src/protocol/local-hub.ts");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/src/protocol/local-hub.ts");
     let generated = orrery_local_hub::protocol::typescript();
     if std::env::var("UPDATE_PROTOCOL_TS").is_ok() {
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
