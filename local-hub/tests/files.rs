@@ -496,8 +496,7 @@ async fn escapes_malformed_and_oversized_requests_change_nothing() {
         )
         .await;
     assert_eq!(code(&result), Some(ErrorCode::TooLargeToEdit));
-    let oversized =
-        Frame::new(files.channel, kind::FILE_REQUEST, vec![b' '; MAX_FRAME]).encode();
+    let oversized = Frame::new(files.channel, kind::FILE_REQUEST, vec![b' '; MAX_FRAME]).encode();
     files.connection.send_raw(&oversized).await.expect("send");
     let error = files
         .connection
