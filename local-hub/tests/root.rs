@@ -1,5 +1,5 @@
 //! The real `orrery local-hub` binary started as root with a project user: it drops to that user before serving, so
-//! the hub process, the files it creates and its folders belong to the user. Needs root (the test machine and CI run
+//! the hub process, the files it creates, its folders and its terminals' shells belong to the user. Needs root (the test machine and CI run
 //! as root): it creates a throwaway system user and removes it at the end.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use orrery_local_hub::client::Connection;
 use orrery_local_hub::protocol::{
-    kind, FileOp, FileRequest, FileResponse, FileResult, Frame, Hello, Service, VERSION,
+    kind, FileOp, FileRequest, FileResponse, FileResult, Frame, Hello, Service, TerminalSize,
+    VERSION,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -223,6 +224,19 @@ async fn request(connection: &mut Connection, channel: u32, id: u64, op: FileOp)
     frame.parse::<FileResponse>().expect("a response").result
 }
 
+fn varint(mut value: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return out;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
 /// The real, effective, saved and file-system ids on a `Uid:` or `Gid:` line of /proc/<pid>/status.
 fn proc_ids(pid: u32, field: &str) -> Vec<u32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc status");
@@ -330,6 +344,46 @@ async fn started_as_root_the_hub_and_its_files_belong_to_the_project_user() {
             (user.uid, user.gid),
             "{made}"
         );
+    }
+
+    // The shell of a terminal runs as the user too.
+    let size = TerminalSize { rows: 24, cols: 80 };
+    let (terminal, _) = connection
+        .open(Service::Terminal {
+            name: "main".into(),
+            size,
+        })
+        .await
+        .expect("open a terminal");
+    let command = "echo \"uid=$(id -u) gid=$(id -g) user=$USER home=$HOME\"\r";
+    connection
+        .send(&Frame::new(
+            terminal,
+            kind::INPUT,
+            command.as_bytes().to_vec(),
+        ))
+        .await
+        .expect("type");
+    let expected = format!("uid={} gid={} user={} home=", user.uid, user.gid, user.name);
+    let mut output = Vec::new();
+    let deadline = Instant::now() + TIMEOUT;
+    while !String::from_utf8_lossy(&output).contains(&expected) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let frame = connection.recv_timeout(left).await.unwrap_or_else(|error| {
+            panic!(
+                "waiting for {expected:?} ({error}); the terminal showed:\n{}",
+                String::from_utf8_lossy(&output)
+            )
+        });
+        if frame.channel == terminal && matches!(frame.kind, kind::OUTPUT | kind::SNAPSHOT) {
+            output.extend_from_slice(&frame.body);
+            // Credit back for what was shown, as a viewer does.
+            let consumed = varint(frame.body.len() as u64);
+            connection
+                .send(&Frame::new(terminal, kind::ACK, consumed))
+                .await
+                .expect("ack");
+        }
     }
 
     // SIGTERM: a clean stop that removes the socket.
