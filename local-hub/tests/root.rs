@@ -1,6 +1,6 @@
 //! The real `orrery local-hub` binary started as root with a project user: it drops to that user before serving, so
-//! the hub process, the files it creates, its folders and its terminals' shells belong to the user. Needs root (the test machine and CI run
-//! as root): it creates a throwaway system user and removes it at the end.
+//! the hub process, the files it creates, its folders and its terminals' shells belong to the user. Needs root (the
+//! test machine and CI run as root): it creates a throwaway system user and removes it at the end.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use std::fs::File;
