@@ -5,6 +5,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -127,8 +128,19 @@ struct HubProcess {
 
 impl HubProcess {
     fn start(project: &Path, socket: &Path, user: &str, log: PathBuf) -> HubProcess {
+        HubProcess::spawn(Command::new(orrery_binary()), project, socket, user, log)
+    }
+
+    /// Starts `command` (the binary, perhaps set to run as someone) as `orrery local-hub`.
+    fn spawn(
+        mut command: Command,
+        project: &Path,
+        socket: &Path,
+        user: &str,
+        log: PathBuf,
+    ) -> HubProcess {
         let stderr = File::create(&log).expect("log file");
-        let child = Command::new(orrery_binary())
+        let child = command
             .arg("local-hub")
             .arg("--project")
             .arg(project)
@@ -402,7 +414,7 @@ async fn started_as_root_the_hub_and_its_files_belong_to_the_project_user() {
 }
 
 #[test]
-fn an_unknown_user_or_a_shared_socket_folder_is_refused() {
+fn unknown_users_shared_socket_folders_and_switching_without_root_are_refused() {
     let (_dir, base) = temporary_folder();
     let project = base.join("project");
     let mut hub = HubProcess::start(
@@ -437,4 +449,28 @@ fn an_unknown_user_or_a_shared_socket_folder_is_refused() {
     );
     let metadata = std::fs::metadata(&shared).expect("shared folder");
     assert_eq!((metadata.uid(), metadata.mode() & 0o777), (0, 0o755));
+
+    // Started as the user (not root), it may not become anyone else. A copy of the binary in the temporary folder
+    // is sure to be reachable by the user wherever the build lives.
+    let binary = base.join("orrery");
+    std::fs::copy(orrery_binary(), &binary).expect("copy the binary");
+    let mut as_user = Command::new(&binary);
+    as_user.uid(user.uid).gid(user.gid);
+    let mut hub = HubProcess::spawn(
+        as_user,
+        &project,
+        &base.join("run/hub.sock"),
+        "root",
+        base.join("user.log"),
+    );
+    assert!(!hub.wait_exit().success());
+    assert!(
+        hub.log().contains("only root can switch users"),
+        "log:\n{}",
+        hub.log()
+    );
+    assert!(
+        !base.join("run").exists() && !project.exists(),
+        "a refused start changes nothing"
+    );
 }
