@@ -367,7 +367,8 @@ pub struct FileRequest {
     pub op: FileOp,
 }
 
-/// The file operations. Paths are relative to the project root.
+/// The file operations. Paths are relative to the project root; anything leading out of it is `OutsideProject`.
+/// `.orrery/` (the history) can be listed and read but not changed. Every request gets exactly one response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum FileOp {
@@ -377,7 +378,7 @@ pub enum FileOp {
     Stat {
         path: String,
     },
-    /// A whole small file (at most 16 MiB) in the response, as UTF-8 text or base64 when it is not.
+    /// A whole small file (at most 16 MiB) in the response, as UTF-8 text or base64 when it is not; larger: download it.
     Read {
         path: String,
     },
@@ -397,7 +398,8 @@ pub enum FileOp {
     Delete {
         path: String,
     },
-    /// Start an upload to `path`: FILE_DATA frames with this id follow, then `UploadEnd`. Written atomically at the end.
+    /// Start an upload to `path` (at most 1 GiB): FILE_DATA frames with this id follow, then `UploadEnd`. No response
+    /// until `UploadEnd` (unless it fails); the file appears atomically at the end, and an abandoned upload leaves nothing.
     Upload {
         path: String,
     },

@@ -102,7 +102,10 @@ fn parse_local_hub(args: &mut impl Iterator<Item = OsString>) -> Result<LocalHub
 
 /// Runs a local hub until SIGTERM/SIGINT or its idle timeout.
 fn local_hub(args: LocalHubArgs) -> Result<()> {
-    let mut config = orrery_local_hub::Config::new(args.project, args.socket);
+    // Absolute before the drop to the project user, who may not be able to enter our working directory.
+    let project = std::path::absolute(&args.project)?;
+    let socket = std::path::absolute(&args.socket)?;
+    let mut config = orrery_local_hub::Config::new(project, socket);
     config.user = args.user;
     if let Some(seconds) = args.idle_timeout_secs {
         config.idle_timeout = Duration::from_secs(seconds);

@@ -3,7 +3,7 @@
 //! so nothing typed is lost.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -14,7 +14,6 @@ use orrery_sync::Client;
 
 struct HubProcess {
     child: Child,
-    socket: PathBuf,
 }
 
 impl HubProcess {
