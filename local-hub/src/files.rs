@@ -306,34 +306,7 @@ async fn answer(sink: &ChannelSink, id: u64, result: Result<FileResult, Error>) 
     sink.send(kind::FILE_RESPONSE, body).await
 }
 
-/// Appends `value` as an unsigned LEB128 varint.
-pub fn write_varint(out: &mut Vec<u8>, mut value: u64) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-/// Splits an unsigned LEB128 varint off the front of `bytes`; `None` when it is missing, unterminated or over 64 bits.
-pub fn read_varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
-    let mut value: u64 = 0;
-    for (index, &byte) in bytes.iter().enumerate().take(10) {
-        let bits = u64::from(byte & 0x7f);
-        if index == 9 && bits > 1 {
-            return None;
-        }
-        value |= bits << (7 * index);
-        if byte & 0x80 == 0 {
-            return Some((value, &bytes[index + 1..]));
-        }
-    }
-    None
-}
+pub use crate::protocol::{read_varint, write_varint};
 
 #[cfg(test)]
 mod tests;

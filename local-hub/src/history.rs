@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use orrery_sync::{Author, Delta, HistoryEntry, Limits};
 
-use crate::protocol::Version;
+use crate::protocol::{read_varint, write_varint, Version};
 
 const CHANGE: u8 = 1;
 const SAVED: u8 = 2;
@@ -148,7 +148,7 @@ impl History {
     /// Appends a change; returns the version it made.
     pub fn append_change(&mut self, entry: &HistoryEntry, name: &str) -> std::io::Result<u64> {
         let mut body = vec![CHANGE];
-        put_varint(&mut body, name.len() as u64);
+        write_varint(&mut body, name.len() as u64);
         body.extend_from_slice(name.as_bytes());
         entry.encode(&mut body);
         self.append(&body)?;
@@ -224,12 +224,12 @@ impl Record {
         let (&kind, rest) = body.split_first()?;
         match kind {
             CHANGE => {
-                let (name_length, used) = read_varint(rest)?;
-                let name_end = used.checked_add(usize::try_from(name_length).ok()?)?;
-                let name = std::str::from_utf8(rest.get(used..name_end)?)
+                let (name_length, rest) = read_varint(rest)?;
+                let name_length = usize::try_from(name_length).ok()?;
+                let name = std::str::from_utf8(rest.get(..name_length)?)
                     .ok()?
                     .to_owned();
-                let (entry, _) = HistoryEntry::decode(rest.get(name_end..)?, limits).ok()?;
+                let (entry, _) = HistoryEntry::decode(rest.get(name_length..)?, limits).ok()?;
                 Some(Record::Change { name, entry })
             }
             SAVED => Some(Record::Saved(u64::from_le_bytes(
@@ -238,29 +238,6 @@ impl Record {
             _ => None,
         }
     }
-}
-
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
-    let mut value = 0u64;
-    for (index, byte) in bytes.iter().enumerate().take(10) {
-        value |= u64::from(byte & 0x7f) << (7 * index);
-        if byte & 0x80 == 0 {
-            return Some((value, index + 1));
-        }
-    }
-    None
 }
 
 /// The delta that makes `from` into `to`, for disk changes and reverts.
