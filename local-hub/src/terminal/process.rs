@@ -1,0 +1,151 @@
+//! The operating-system side of one terminal: starting the shell on a new PTY, reading its output in coalesced
+//! chunks, writing keystrokes and sizes to it, and signalling every process of its session.
+
+use std::path::Path;
+use std::time::Duration;
+
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::{getsid, Pid};
+use pty_process::{OwnedReadPty, OwnedWritePty};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::Child;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::protocol::{ErrorCode, TerminalSize};
+use crate::Error;
+
+/// The largest chunk read from a PTY and sent on as one frame.
+pub(crate) const CHUNK: usize = 64 << 10;
+/// How long a stream of output is gathered into one chunk.
+const COALESCE: Duration = Duration::from_millis(4);
+/// A read this large means output is streaming (a PTY hands over at most about 4 KiB at a time): worth waiting a
+/// moment for more. Smaller reads, a keystroke's echo, go out at once.
+const STREAMING: usize = 2048;
+
+/// A shell running on a fresh PTY.
+pub(crate) struct Spawned {
+    pub child: Child,
+    /// The shell's pid, which is also its session and process group id.
+    pub session: i32,
+    pub reader: OwnedReadPty,
+    pub writer: OwnedWritePty,
+}
+
+fn pty_error(what: &str, error: impl std::fmt::Display) -> Error {
+    Error::new(ErrorCode::Internal, format!("{what}: {error}"))
+}
+
+/// Starts `shell` in `cwd` on a new PTY of `size`, as the leader of a new session with the PTY as its terminal.
+pub(crate) fn spawn(shell: &Path, cwd: &Path, size: TerminalSize) -> Result<Spawned, Error> {
+    let (pty, pts) = pty_process::open().map_err(|error| pty_error("opening a PTY", error))?;
+    pty.resize(pty_process::Size::new(size.rows, size.cols))
+        .map_err(|error| pty_error("sizing the PTY", error))?;
+    let child = pty_process::Command::new(shell)
+        .current_dir(cwd)
+        .env("TERM", "xterm-256color")
+        .env("COLORTERM", "truecolor")
+        .spawn(pts)
+        .map_err(|error| pty_error(&format!("starting {}", shell.display()), error))?;
+    let session = child
+        .id()
+        .and_then(|pid| i32::try_from(pid).ok())
+        .ok_or_else(|| Error::internal("the shell exited as it started"))?;
+    let (reader, writer) = pty.into_split();
+    Ok(Spawned {
+        child,
+        session,
+        reader,
+        writer,
+    })
+}
+
+/// Reads output until the PTY closes, handing it to `deliver` in chunks of up to [`CHUNK`] bytes. Output that
+/// streams is gathered for up to [`COALESCE`] into one chunk; a lone small read (an echo) is delivered at once.
+pub(crate) async fn read_output(mut reader: OwnedReadPty, mut deliver: impl FnMut(&[u8])) {
+    let mut buffer = vec![0u8; CHUNK];
+    loop {
+        let mut len = match reader.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(read) => read,
+        };
+        let mut closed = false;
+        let deadline = Instant::now() + COALESCE;
+        while len < buffer.len() {
+            // Once streaming, wait out the rest of the coalescing time; otherwise take only what is already there.
+            let until = if len >= STREAMING {
+                deadline
+            } else {
+                Instant::now()
+            };
+            match tokio::time::timeout_at(until, reader.read(&mut buffer[len..])).await {
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    closed = true;
+                    break;
+                }
+                Ok(Ok(read)) => len += read,
+                Err(_) => break,
+            }
+        }
+        deliver(&buffer[..len]);
+        if closed {
+            return;
+        }
+    }
+}
+
+/// Writes keystrokes to the PTY in order and applies size changes, until both senders are gone.
+pub(crate) async fn write_input(
+    mut writer: OwnedWritePty,
+    mut input: mpsc::Receiver<Vec<u8>>,
+    mut size: watch::Receiver<TerminalSize>,
+) {
+    loop {
+        tokio::select! {
+            keys = input.recv() => match keys {
+                Some(bytes) => {
+                    if writer.write_all(&bytes).await.is_err() {
+                        return;
+                    }
+                }
+                None => return,
+            },
+            changed = size.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let size = *size.borrow_and_update();
+                if let Err(error) = writer.resize(pty_process::Size::new(size.rows, size.cols)) {
+                    tracing::warn!(%error, "resizing a PTY failed");
+                }
+            }
+        }
+    }
+}
+
+/// Every process of the terminal's session: the shell, and the jobs it started in process groups of their own.
+fn session_members(session: i32) -> Vec<Pid> {
+    let leader = Pid::from_raw(session);
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .map(Pid::from_raw)
+        .filter(|pid| getsid(Some(*pid)) == Ok(leader))
+        .collect()
+}
+
+/// True while any process of the session is left.
+pub(crate) fn session_alive(session: i32) -> bool {
+    !session_members(session).is_empty()
+}
+
+/// Sends `signal` to every process of the terminal's session.
+pub(crate) fn signal_session(session: i32, signal: Signal) {
+    let _ = killpg(Pid::from_raw(session), signal);
+    for pid in session_members(session) {
+        let _ = kill(pid, signal);
+    }
+}
