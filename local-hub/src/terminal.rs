@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::protocol::{kind, ErrorCode, Exited, Frame, TerminalSize};
+use crate::protocol::{self, kind, ErrorCode, Exited, Frame, TerminalSize};
 use crate::{Activity, ChannelSink, Error};
 use stream::Stream;
 
@@ -264,19 +264,12 @@ async fn end_session(
     }
 }
 
-/// The LEB128 number an ACK carries.
-fn varint(bytes: &[u8]) -> Option<u64> {
-    let mut value: u64 = 0;
-    for (index, byte) in bytes.iter().enumerate() {
-        if index >= 10 {
-            return None;
-        }
-        value |= u64::from(byte & 0x7f).checked_shl(7 * index as u32)?;
-        if byte & 0x80 == 0 {
-            return (index + 1 == bytes.len()).then_some(value);
-        }
+/// The LEB128 number an ACK carries, alone.
+fn ack_bytes(body: &[u8]) -> Option<u64> {
+    match protocol::read_varint(body)? {
+        (value, []) => Some(value),
+        _ => None,
     }
-    None
 }
 
 impl TerminalViewer {
@@ -307,7 +300,7 @@ impl TerminalViewer {
                 Ok(())
             }
             kind::ACK => {
-                let bytes = varint(&frame.body)
+                let bytes = ack_bytes(&frame.body)
                     .ok_or_else(|| Error::malformed("an ACK carries one LEB128 number"))?;
                 self.terminal.stream.ack(self.id, bytes);
                 Ok(())
@@ -343,14 +336,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn acks_are_leb128() {
-        assert_eq!(varint(&[0x00]), Some(0));
-        assert_eq!(varint(&[0x7f]), Some(127));
-        assert_eq!(varint(&[0x80, 0x01]), Some(128));
-        assert_eq!(varint(&[0x80, 0x80, 0x10]), Some(256 << 10));
-        assert_eq!(varint(&[]), None);
-        assert_eq!(varint(&[0x80]), None);
-        assert_eq!(varint(&[0x01, 0x02]), None);
-        assert_eq!(varint(&[0xff; 11]), None);
+    fn acks_are_one_leb128_number() {
+        assert_eq!(ack_bytes(&[0x00]), Some(0));
+        assert_eq!(ack_bytes(&[0x80, 0x80, 0x10]), Some(256 << 10));
+        assert_eq!(ack_bytes(&[]), None);
+        assert_eq!(ack_bytes(&[0x80]), None);
+        assert_eq!(ack_bytes(&[0x01, 0x02]), None);
     }
 }

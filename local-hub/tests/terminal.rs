@@ -83,17 +83,10 @@ struct Viewer {
     render: bool,
 }
 
-fn leb128(mut value: u64) -> Vec<u8> {
+fn leb128(value: u64) -> Vec<u8> {
     let mut out = Vec::new();
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return out;
-        }
-        out.push(byte | 0x80);
-    }
+    orrery_local_hub::protocol::write_varint(&mut out, value);
+    out
 }
 
 fn parser(size: TerminalSize) -> vt100::Parser {
