@@ -28,6 +28,36 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// Removes temporary files beside `path` that a killed process left behind (`.NAME.orrery-[upload-]PID-….tmp` with a
+/// PID other than ours): a crash mid-save leaves the target whole, but its temporary file would stay forever.
+pub fn sweep(path: &Path) {
+    let (Some(directory), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.orrery-", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        let Some(rest) = file_name.strip_prefix(&prefix) else {
+            continue;
+        };
+        if !file_name.ends_with(".tmp") {
+            continue;
+        }
+        let rest = rest.strip_prefix("upload-").unwrap_or(rest);
+        let pid: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if pid
+            .parse::<u32>()
+            .is_ok_and(|pid| pid != std::process::id())
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// A new, exclusively created hidden file in `directory`.
 fn tempfile_in(
     directory: &Path,
@@ -54,6 +84,46 @@ fn tempfile_in(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sweep_removes_only_other_processes_leftovers() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("a.txt");
+        std::fs::write(&path, "text").expect("write");
+        let ours = dir
+            .path()
+            .join(format!(".a.txt.orrery-{}-1-0.tmp", std::process::id()));
+        for name in [".a.txt.orrery-1-ff-0.tmp", ".a.txt.orrery-upload-2-0.tmp"] {
+            std::fs::write(dir.path().join(name), "left by a dead process").expect("write");
+        }
+        std::fs::write(&ours, "being written").expect("write");
+        std::fs::write(dir.path().join(".b.txt.orrery-1-0-0.tmp"), "another file's")
+            .expect("write");
+        super::sweep(&path);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|entry| {
+                entry
+                    .expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        left.sort();
+        let ours_name = ours
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let mut expected = vec![
+            ".b.txt.orrery-1-0-0.tmp".to_owned(),
+            ours_name,
+            "a.txt".to_owned(),
+        ];
+        expected.sort();
+        assert_eq!(left, expected);
+    }
+
     #[test]
     fn replaces_content_and_leaves_no_temporary() {
         let dir = tempfile::tempdir().expect("temp dir");

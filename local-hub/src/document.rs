@@ -220,6 +220,7 @@ impl Documents {
     /// Reads a file and its history into a live document.
     async fn load(&self, path: &Path) -> Result<Handle, Error> {
         let relative = paths::relative(&self.root, path);
+        atomic::sweep(path);
         let bytes = match tokio::fs::read(path).await {
             Ok(bytes) => bytes,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),

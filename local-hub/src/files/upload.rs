@@ -111,6 +111,8 @@ impl Drop for Upload {
 
 /// A new, exclusively created hidden file in the target's folder, so the final rename stays on one file system.
 fn temporary_beside(target: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    // What a killed hub left of an earlier upload to the same name goes first.
+    crate::atomic::sweep(target);
     let folder = target
         .parent()
         .ok_or_else(|| std::io::Error::other("an upload target has a folder"))?;
