@@ -193,6 +193,22 @@ async fn kill_9_mid_typing_loses_nothing_and_never_leaves_half_a_file() {
             format!("{opening}{typed}"),
             "round {round}: typing was lost across the crash"
         );
+        // A kill mid-save leaves the save's temporary file; the restarted hub clears it when it opens the file.
+        let leftovers: Vec<String> = std::fs::read_dir(&project)
+            .expect("list")
+            .map(|entry| {
+                entry
+                    .expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .filter(|name| name.ends_with(".tmp"))
+            .collect();
+        assert!(
+            leftovers.is_empty(),
+            "round {round}: temporary files left behind after the restart: {leftovers:?}"
+        );
     }
     assert!(
         killed_with_unacknowledged > 0,
