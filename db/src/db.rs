@@ -1,0 +1,92 @@
+//! `Db`: the backend a process opened, as one concrete type a server can hold without being generic.
+//! Each operation forwards to the backend; issue 5 adds a `Cql` variant beside `Sqlite`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{
+    Account, AccountId, Clock, Collaborator, Datacenter, Host, HostId, HostState, Layout,
+    LayoutHost, Lease, Membership, NewAccount, NewHost, NewToken, Placement, PlacementRole,
+    Project, ProjectId, Result, Role, SignInToken, SqliteStore, Store, TokenHash,
+};
+
+/// The metadata store of a running process. Cloning it is cheap and shares the backend's connections.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Db {
+    Sqlite(SqliteStore),
+}
+
+impl Db {
+    /// Opens (creating if needed) an embedded SQLite database at `path`.
+    pub async fn open_sqlite(path: impl AsRef<Path>, clock: Arc<dyn Clock>) -> Result<Self> {
+        Ok(Db::Sqlite(SqliteStore::open(path, clock).await?))
+    }
+}
+
+impl From<SqliteStore> for Db {
+    fn from(store: SqliteStore) -> Self {
+        Db::Sqlite(store)
+    }
+}
+
+/// Writes each `Store` method of `Db` as a match that forwards it to the backend.
+macro_rules! forward {
+    ($(fn $name:ident(&self $(, $argument:ident: $type:ty)*) -> $output:ty;)*) => {
+        impl Store for Db {
+            $(
+                async fn $name(&self $(, $argument: $type)*) -> Result<$output> {
+                    match self {
+                        Db::Sqlite(store) => store.$name($($argument),*).await,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+forward! {
+    fn create_account(&self, new: NewAccount) -> Account;
+    fn account(&self, id: AccountId) -> Account;
+    fn account_by_email(&self, email: &str) -> Account;
+    fn accounts(&self, ids: &[AccountId]) -> Vec<Account>;
+    fn set_display_name(&self, id: AccountId, display_name: &str) -> Account;
+    fn set_password_hash(&self, id: AccountId, password_hash: &str) -> ();
+    fn create_token(&self, new: NewToken) -> SignInToken;
+    fn token(&self, hash: &TokenHash) -> SignInToken;
+    fn revoke_token(&self, hash: &TokenHash) -> ();
+    fn revoke_account_tokens(&self, account: AccountId) -> ();
+    fn create_project(&self, owner: AccountId, title: &str) -> Project;
+    fn project(&self, id: ProjectId) -> Project;
+    fn rename_project(&self, id: ProjectId, actor: AccountId, title: &str) -> Project;
+    fn delete_project(&self, id: ProjectId, actor: AccountId) -> ();
+    fn projects_for_account(&self, account: AccountId) -> Vec<Membership>;
+    fn collaborators(&self, project: ProjectId) -> Vec<Collaborator>;
+    fn role(&self, project: ProjectId, account: AccountId) -> Option<Role>;
+    fn invite_collaborator(&self, project: ProjectId, inviter: AccountId, email: &str) -> Collaborator;
+    fn remove_collaborator(&self, project: ProjectId, actor: AccountId, account: AccountId) -> ();
+    fn leave_project(&self, project: ProjectId, account: AccountId) -> ();
+    fn transfer_ownership(&self, project: ProjectId, actor: AccountId, new_owner: AccountId) -> Project;
+    fn add_datacenter(&self, name: &str) -> Datacenter;
+    fn datacenters(&self) -> Vec<Datacenter>;
+    fn remove_datacenter(&self, name: &str) -> ();
+    fn add_host(&self, new: NewHost) -> Host;
+    fn host(&self, id: HostId) -> Host;
+    fn hosts(&self) -> Vec<Host>;
+    fn hosts_in(&self, datacenter: &str) -> Vec<Host>;
+    fn set_host_state(&self, id: HostId, state: HostState) -> Host;
+    fn set_host_weight(&self, id: HostId, weight: u32) -> Host;
+    fn remove_host(&self, id: HostId) -> ();
+    fn publish_layout(&self, base: Option<u64>, hosts: Vec<LayoutHost>) -> Layout;
+    fn layout(&self, version: u64) -> Layout;
+    fn latest_layout(&self) -> Option<Layout>;
+    fn set_placement(&self, project: ProjectId, host: HostId, role: PlacementRole) -> Placement;
+    fn remove_placement(&self, project: ProjectId, host: HostId) -> ();
+    fn placements(&self, project: ProjectId) -> Vec<Placement>;
+    fn placements_on_host(&self, host: HostId) -> Vec<Placement>;
+    fn acquire_lease(&self, project: ProjectId, host: HostId, ttl: Duration) -> Lease;
+    fn renew_lease(&self, project: ProjectId, host: HostId, ttl: Duration) -> Lease;
+    fn release_lease(&self, project: ProjectId, host: HostId) -> ();
+    fn lease(&self, project: ProjectId) -> Option<Lease>;
+}
