@@ -3,6 +3,8 @@
 //! A host acquires a project's lease for a time to live and renews it well before it expires; while it is unexpired no
 //! other host can acquire it. Once it has expired any host may take it over, and the old holder can no longer renew it
 //! (nor release it once taken over): a host whose lease lapsed must stop the project and acquire again.
+//! A host may only hold the lease on a project it has a copy of (a placement), and a copy cannot be removed while its
+//! host holds the lease; so a host without placements holds no lease and can be removed.
 //! Each change of holder increments the lease's epoch, a fencing token that hosts attach to what they do on the project's
 //! behalf, so a stale holder's late writes can be refused. The epoch survives releases; it never goes back.
 
@@ -55,5 +57,11 @@ pub(crate) fn held_by_other(project: ProjectId, lease: &Lease) -> Error {
 pub(crate) fn not_holder(project: ProjectId, host: HostId) -> Error {
     Error::Conflict(format!(
         "host {host} does not hold the lease on project {project} (it expired or passed to another host): stop the project and acquire the lease again"
+    ))
+}
+
+pub(crate) fn no_copy(project: ProjectId, host: HostId) -> Error {
+    Error::Conflict(format!(
+        "host {host} holds no copy of project {project}, so it cannot run it: place the project there first"
     ))
 }

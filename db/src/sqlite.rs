@@ -349,7 +349,7 @@ impl Store for SqliteStore {
     }
 
     async fn remove_host(&self, id: HostId) -> Result<()> {
-        self.write(move |transaction, now| host::remove(transaction, id, now))
+        self.write(move |transaction, _| host::remove(transaction, id))
             .await
     }
 
@@ -378,7 +378,7 @@ impl Store for SqliteStore {
     }
 
     async fn remove_placement(&self, project: ProjectId, host: HostId) -> Result<()> {
-        self.write(move |transaction, _| placement::remove(transaction, project, host))
+        self.write(move |transaction, now| placement::remove(transaction, project, host, now))
             .await
     }
 

@@ -176,7 +176,7 @@ pub trait Store: Send + Sync {
     fn set_host_weight(&self, id: HostId, weight: u32)
         -> impl Future<Output = Result<Host>> + Send;
 
-    /// Removes a host. `Conflict` while it still has placements or holds a live lease: drain it first.
+    /// Removes a host. `Conflict` while it still has placements (and so possibly a live lease): drain it first.
     fn remove_host(&self, id: HostId) -> impl Future<Output = Result<()>> + Send;
 
     // ---- layout versions ----
@@ -205,6 +205,7 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Placement>> + Send;
 
     /// Forgets a copy; forgetting one that is not recorded is not an error.
+    /// `Conflict` while the copy's host holds the project's lease: the project must stop there first.
     fn remove_placement(
         &self,
         project: ProjectId,
@@ -224,7 +225,7 @@ pub trait Store: Send + Sync {
     // ---- leases ----
 
     /// Takes the lease on a live project for `ttl`, when it is free, expired, or already held by `host` (then it is renewed).
-    /// `Conflict` while another host holds it.
+    /// `Conflict` while another host holds it, or when `host` has no copy (placement) of the project.
     fn acquire_lease(
         &self,
         project: ProjectId,

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use orrery_db::sqlite::migrations::{self, LATEST_VERSION};
 use orrery_db::{
-    AccountId, Clock, Db, Error, ManualClock, NewAccount, NewHost, SqliteStore, Store,
+    AccountId, Clock, Db, Error, ManualClock, NewAccount, NewHost, PlacementRole, SqliteStore,
+    Store,
 };
 use rusqlite::Connection;
 use tempfile::TempDir;
@@ -152,6 +153,10 @@ async fn a_version_1_database_is_migrated_and_keeps_its_data() {
         .await
         .expect("a host");
     store
+        .set_placement(project, host.id, PlacementRole::Primary)
+        .await
+        .expect("a copy of the old project");
+    store
         .acquire_lease(project, host.id, Duration::from_secs(10))
         .await
         .expect("a lease on the old project");
@@ -279,6 +284,10 @@ async fn several_connections_to_one_file_still_keep_the_rules() {
             })
             .await
             .expect("host");
+        store
+            .set_placement(project.id, host.id, PlacementRole::Replica)
+            .await
+            .expect("a copy on every host");
         let (store, holding, project) = (store.clone(), Arc::clone(&holding), project.id);
         contenders.push(tokio::spawn(async move {
             let mut tenures = 0;

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{sign_up, unique};
-use crate::{Clock, Error, Host, HostId, ManualClock, NewHost, Project, ProjectId, Store};
+use crate::{
+    Clock, Error, Host, HostId, ManualClock, NewHost, PlacementRole, Project, ProjectId, Store,
+};
 
 const TTL: Duration = Duration::from_secs(10);
 
-/// A project and `count` hosts to fight over it.
+/// A project and `count` hosts, each with a copy of it, to fight over it.
 async fn arena<S: Store>(store: &S, count: usize) -> (Project, Vec<Host>) {
     let owner = sign_up(store, "owner").await;
     let project = store
@@ -32,6 +34,12 @@ async fn arena<S: Store>(store: &S, count: usize) -> (Project, Vec<Host>) {
                 .await
                 .expect("host"),
         );
+    }
+    for host in &hosts {
+        store
+            .set_placement(project.id, host.id, PlacementRole::Replica)
+            .await
+            .expect("placing a copy");
     }
     (project, hosts)
 }
@@ -287,17 +295,59 @@ pub async fn lease_rules<S: Store + Clone + 'static>(store: S, clock: Arc<Manual
         Error::Conflict(_)
     );
 
-    // A host cannot be removed while it runs a project; once its lease is gone it can.
-    assert_error!(store.remove_host(host).await, Error::Conflict(_));
+    // A host runs only projects it has a copy of, and its copy stays while it runs the project.
+    let name = store.host(host).await.expect("host").datacenter;
+    let bare = store
+        .add_host(NewHost {
+            datacenter: name,
+            address: "127.0.2.1:7100".into(),
+            weight: 1,
+        })
+        .await
+        .expect("a host without copies");
     clock.advance(TTL);
-    store.remove_host(host).await.expect("its lease expired");
+    let error = assert_error!(
+        store.acquire_lease(project.id, bare.id, TTL).await,
+        Error::Conflict(_)
+    );
+    assert!(error.to_string().contains("copy"), "says why: {error}");
+    let running = store
+        .acquire_lease(project.id, host, TTL)
+        .await
+        .expect("acquire");
+    assert_eq!(running.epoch, first.epoch + 1);
+    let error = assert_error!(
+        store.remove_placement(project.id, host).await,
+        Error::Conflict(_)
+    );
+    assert!(
+        error.to_string().contains("stop"),
+        "says what to do: {error}"
+    );
+    assert_error!(store.remove_host(host).await, Error::Conflict(_));
+    store
+        .remove_placement(project.id, other)
+        .await
+        .expect("a copy whose host does not run the project can go");
+
+    // Once the lease is gone the copy and then the host can go, and the epoch carries on.
+    clock.advance(TTL);
+    store
+        .remove_placement(project.id, host)
+        .await
+        .expect("the lease expired");
+    store.remove_host(host).await.expect("no copies left");
+    store
+        .set_placement(project.id, other, PlacementRole::Primary)
+        .await
+        .expect("placing again");
     let next = store
         .acquire_lease(project.id, other, TTL)
         .await
         .expect("acquire");
     assert_eq!(
         next.epoch,
-        first.epoch + 1,
+        running.epoch + 1,
         "the epoch survives the holder's removal"
     );
 }

@@ -148,8 +148,9 @@ pub(super) fn set_weight(connection: &Connection, id: HostId, weight: u32) -> Re
     by_id(connection, id)
 }
 
-pub(super) fn remove(connection: &Connection, id: HostId, now: Timestamp) -> Result<()> {
+pub(super) fn remove(connection: &Connection, id: HostId) -> Result<()> {
     by_id(connection, id)?;
+    // A host holds leases only on projects it has a copy of, so no copies also means no live lease.
     let placements: i64 = connection.query_row(
         "SELECT count(*) FROM placements WHERE host = ?1",
         [id],
@@ -160,17 +161,7 @@ pub(super) fn remove(connection: &Connection, id: HostId, now: Timestamp) -> Res
             "host {id} still holds {placements} project copy(ies): drain it and wait until they have moved"
         )));
     }
-    let live_leases: i64 = connection.query_row(
-        "SELECT count(*) FROM leases WHERE holder = ?1 AND expires > ?2",
-        (id, now),
-        |row| row.get(0),
-    )?;
-    if live_leases > 0 {
-        return Err(Error::Conflict(format!(
-            "host {id} still runs {live_leases} project(s) under a live lease"
-        )));
-    }
-    // Expired leases of this host keep their epoch; only the holder reference goes.
+    // Released and expired leases that last named this host keep their epoch; only the reference goes.
     connection.execute("UPDATE leases SET holder = NULL WHERE holder = ?1", [id])?;
     connection.execute("DELETE FROM hosts WHERE id = ?1", [id])?;
     Ok(())

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::column::{counter, read_counter};
 use super::{host, project};
-use crate::lease::{held_by_other, not_holder, valid_ttl};
+use crate::lease::{held_by_other, no_copy, not_holder, valid_ttl};
 use crate::{Error, HostId, Lease, ProjectId, Result, Timestamp};
 
 /// The stored row; `holder` is `None` after a release.
@@ -75,6 +75,14 @@ pub(super) fn acquire(
     let ttl = valid_ttl(ttl)?;
     project::live(connection, project)?;
     host::by_id(connection, host)?;
+    let has_copy: bool = connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM placements WHERE project = ?1 AND host = ?2)",
+        (project, host),
+        |row| row.get(0),
+    )?;
+    if !has_copy {
+        return Err(no_copy(project, host));
+    }
     let current = read(connection, project)?;
     let lease = match current.as_ref().and_then(|row| row.lease(project, now)) {
         Some(live) if live.holder == host => Lease {

@@ -2,8 +2,8 @@
 
 use rusqlite::{Connection, Row};
 
-use super::{host, project};
-use crate::{HostId, Placement, PlacementRole, ProjectId, Result, Timestamp};
+use super::{host, lease, project};
+use crate::{Error, HostId, Placement, PlacementRole, ProjectId, Result, Timestamp};
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Placement> {
     Ok(Placement {
@@ -36,7 +36,20 @@ pub(super) fn set(
     })
 }
 
-pub(super) fn remove(connection: &Connection, project: ProjectId, host: HostId) -> Result<()> {
+pub(super) fn remove(
+    connection: &Connection,
+    project: ProjectId,
+    host: HostId,
+    now: Timestamp,
+) -> Result<()> {
+    if let Some(live) = lease::live(connection, project, now)? {
+        if live.holder == host {
+            return Err(Error::Conflict(format!(
+                "host {host} runs project {project} under a lease until {}: stop it there before removing its copy",
+                live.expires
+            )));
+        }
+    }
     connection.execute(
         "DELETE FROM placements WHERE project = ?1 AND host = ?2",
         (project, host),
