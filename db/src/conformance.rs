@@ -1,4 +1,4 @@
-//! The conformance suite: what every backend of [`Store`](crate::Store) must do, written once as generic async functions.
+//! The conformance suite: what every backend of [`Store`] must do, written once as generic async functions.
 //!
 //! A backend's integration test runs all of it with one line, [`conformance_tests!`](crate::conformance_tests), given an
 //! async function that makes a store reading the given clock and returns it with a guard that lives as long as the test
