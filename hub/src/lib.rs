@@ -1,3 +1,49 @@
-//! Orrery's front server: HTTP and the browser WebSocket, the web UI, accounts and sign-in, the project API, authorization, and routing each project channel to its local hub.
-//! It may use `local-hub`'s public protocol types, never its internals; it holds no state that is lost when it dies.
-//! Nothing is built here yet: the product-on-one-machine issue fills it.
+//! Orrery's front server: HTTP(S) for accounts, sign-in, projects and collaborators, health and metrics, on axum.
+//! It owns sign-in (Argon2id passwords, 256-bit tokens stored hashed in the metadata store so they are valid on every hub,
+//! `HttpOnly; SameSite=Lax` cookies, `Secure` under TLS), login throttling, and the project API whose rules are `db`'s.
+//! It holds no state that is lost when it dies beyond rate-limit budgets and counters; hubs never talk to each other.
+//!
+//! Entry points: [`run`] for `orrery hub`, and [`Hub::new`] + [`Hub::serve`] for callers that bind their own listener
+//! (tests bind `127.0.0.1:0`). Routes are listed in `router.rs`; errors are [`Error`], each with its HTTP status and
+//! answered as `{"error": {"code", "message"}}`.
+//!
+//! Not built yet (the lead's next part): the browser WebSocket `/ws` with its channels, Origin check, frame limits and
+//! relay to local hubs; the host role that starts local hubs; serving the web app's files. They plug into `router.rs`
+//! and reuse `session.rs`'s sign-in check (`SignedIn`).
+//!
+//! Dependencies: `db` for metadata. It must not depend on `local-hub`'s internals: only `orrery_local_hub::protocol`
+//! and `orrery_local_hub::client`, once the relay needs them.
+
+mod account;
+mod config;
+mod error;
+mod health;
+mod json;
+mod metrics;
+mod password;
+mod project;
+mod rate_limit;
+mod router;
+mod server;
+mod session;
+mod state;
+mod tls;
+
+pub use config::{Config, Database, RateLimit, RateLimits, TlsConfig};
+pub use error::{Error, Result};
+pub use password::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
+pub use server::{ClientAddr, Hub};
+pub use session::COOKIE_NAME;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Runs a hub on `config.listen` until `shutdown` is cancelled.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
+    let listen = config.listen;
+    let hub = Hub::new(config).await?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|error| Error::io(format!("listening on {listen}"), error))?;
+    hub.serve(listener, shutdown).await
+}
