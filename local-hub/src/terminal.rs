@@ -152,11 +152,11 @@ impl Terminals {
             kill: CancellationToken::new(),
             ended: CancellationToken::new(),
         });
-        let activity = self.activity.clone();
-        let reader = tokio::spawn(process::read_output(spawned.reader, move |bytes| {
-            activity.touch();
-            stream.output(bytes);
-        }));
+        let reader = tokio::spawn(process::read_output(
+            spawned.reader,
+            stream,
+            self.activity.clone(),
+        ));
         let writer = tokio::spawn(process::write_input(spawned.writer, keystrokes, pty_size));
         tokio::spawn(supervise(
             self.clone(),

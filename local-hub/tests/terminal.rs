@@ -280,16 +280,14 @@ async fn two_viewers_see_the_same_output() {
         viewer.shows_line("from-bob-49")
     })
     .await;
-    bob.until("the prompt after it", |viewer| {
-        viewer
-            .rows()
-            .iter()
-            .filter(|row| row.trim_end() == "$")
-            .count()
-            == 1
-            && viewer.screen.screen().cursor_position() == ann.screen.screen().cursor_position()
-    })
-    .await;
+    // Both are done once the prompt after Bob's command shows.
+    let done = |viewer: &Viewer| {
+        let rows = viewer.rows();
+        let last = rows.iter().rposition(|row| !row.trim().is_empty());
+        viewer.shows_line("from-bob-49") && last.is_some_and(|last| rows[last].trim_end() == "$")
+    };
+    ann.until("the prompt after Bob's command", done).await;
+    bob.until("the prompt after Bob's command", done).await;
     assert_eq!(
         ann.screen.screen().contents(),
         bob.screen.screen().contents(),
@@ -384,19 +382,36 @@ async fn a_viewer_that_never_reads_does_not_slow_the_other() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_whose_only_viewer_stops_reading_keeps_running() {
+    let hub = start(Duration::ZERO).await;
+    let mut viewer = Viewer::attach(&hub, "alone", SIZE).await;
+    viewer.prompt().await;
+    // The viewer types, then reads nothing: the PTY waits for it a moment, then runs on without it.
+    let marker = hub.root.join("finished");
+    viewer.type_text("seq 1 2000000; touch finished\r").await;
+    let deadline = Instant::now() + TIMEOUT;
+    while !marker.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the terminal stalled with its viewer"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Reading again, it is brought up to date.
+    viewer
+        .until("the end of the output", |viewer| {
+            viewer.shows_line("2000000")
+        })
+        .await;
+    assert!(viewer.snapshots.len() >= 2, "resynced by a snapshot");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reattaching_shows_the_previous_screen() {
     let hub = start(Duration::ZERO).await;
     let mut first = Viewer::attach(&hub, "keep", SIZE).await;
     first.prompt().await;
-    first.run("echo before-$((2*3)); echo $$", "before-6").await;
-    let pid = first.rows()[first
-        .rows()
-        .iter()
-        .position(|row| row.trim_end() == "before-6")
-        .unwrap()
-        + 1]
-    .trim_end()
-    .to_string();
+    let pid = pid_of(&mut first, "echo before-$((2*3)); echo $$", "before-6").await;
     drop(first);
     let mut second = Viewer::attach(&hub, "keep", SIZE).await;
     second
@@ -408,7 +423,7 @@ async fn reattaching_shows_the_previous_screen() {
         second.screen.screen().contents()
     );
     // The same shell, not a new one.
-    second.run("echo $$", &pid).await;
+    second.run("echo $$", &pid.to_string()).await;
     second.run("echo after", "after").await;
 }
 
@@ -518,14 +533,22 @@ fn alive(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
-/// The pid a command printed on the line after `marker`.
-fn pid_after(viewer: &Viewer, marker: &str) -> i32 {
+/// The number on the line after `marker`, once both are on screen.
+fn number_after(viewer: &Viewer, marker: &str) -> Option<i32> {
     let rows = viewer.rows();
-    let at = rows
-        .iter()
-        .position(|row| row.trim_end() == marker)
-        .expect("marker on screen");
-    rows[at + 1].trim().parse().expect("a pid")
+    let at = rows.iter().position(|row| row.trim_end() == marker)?;
+    rows.get(at + 1)?.trim().parse().ok()
+}
+
+/// Runs `command`, which prints `marker` and then a pid, and returns the pid.
+async fn pid_of(viewer: &mut Viewer, command: &str, marker: &str) -> i32 {
+    viewer.type_text(&format!("{command}\r")).await;
+    viewer
+        .until(&format!("`{command}` to print a pid"), |viewer| {
+            number_after(viewer, marker).is_some()
+        })
+        .await;
+    number_after(viewer, marker).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -533,8 +556,7 @@ async fn an_unwatched_terminal_is_culled_after_its_idle_time() {
     let hub = start(Duration::from_millis(500)).await;
     let mut viewer = Viewer::attach(&hub, "idle", SIZE).await;
     viewer.prompt().await;
-    viewer.run("echo pid; echo $$", "pid").await;
-    let shell = pid_after(&viewer, "pid");
+    let shell = pid_of(&mut viewer, "echo pid; echo $$", "pid").await;
     assert!(alive(shell));
     drop(viewer);
     let deadline = Instant::now() + TIMEOUT;
@@ -552,8 +574,7 @@ async fn a_watched_terminal_is_not_culled() {
     let hub = start(Duration::from_millis(200)).await;
     let mut viewer = Viewer::attach(&hub, "watched", SIZE).await;
     viewer.prompt().await;
-    viewer.run("echo pid; echo $$", "pid").await;
-    let shell = pid_after(&viewer, "pid");
+    let shell = pid_of(&mut viewer, "echo pid; echo $$", "pid").await;
     // Ten idle periods with a viewer attached.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(alive(shell), "a terminal with a viewer was culled");
@@ -566,15 +587,13 @@ async fn shutdown_ends_every_process_of_every_terminal() {
     let mut viewer = Viewer::attach(&hub, "jobs", SIZE).await;
     viewer.prompt().await;
     // A job that ignores SIGHUP, in a process group of its own.
-    viewer
-        .run(
-            "nohup sleep 1000 >/dev/null 2>&1 & echo job; echo $!",
-            "job",
-        )
-        .await;
-    let job = pid_after(&viewer, "job");
-    viewer.run("echo shell; echo $$", "shell").await;
-    let shell = pid_after(&viewer, "shell");
+    let job = pid_of(
+        &mut viewer,
+        "nohup sleep 1000 >/dev/null 2>&1 & echo job; echo $!",
+        "job",
+    )
+    .await;
+    let shell = pid_of(&mut viewer, "echo shell; echo $$", "shell").await;
     assert!(alive(job) && alive(shell));
     hub.shutdown.cancel();
     tokio::time::timeout(TIMEOUT, hub.task.take().unwrap())

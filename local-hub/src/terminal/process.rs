@@ -2,18 +2,21 @@
 //! chunks, writing keystrokes and sizes to it, and signalling every process of its session.
 
 use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::{getsid, Pid};
 use pty_process::{OwnedReadPty, OwnedWritePty};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::process::Child;
 use tokio::sync::{mpsc, watch};
-use tokio::time::Instant;
 
+use super::stream::Stream;
 use crate::protocol::{ErrorCode, TerminalSize};
-use crate::Error;
+use crate::{Activity, Error};
 
 /// The largest chunk read from a PTY and sent on as one frame.
 pub(crate) const CHUNK: usize = 64 << 10;
@@ -60,38 +63,65 @@ pub(crate) fn spawn(shell: &Path, cwd: &Path, size: TerminalSize) -> Result<Spaw
     })
 }
 
-/// Reads output until the PTY closes, handing it to `deliver` in chunks of up to [`CHUNK`] bytes. Output that
-/// streams is gathered for up to [`COALESCE`] into one chunk; a lone small read (an echo) is delivered at once.
-pub(crate) async fn read_output(mut reader: OwnedReadPty, mut deliver: impl FnMut(&[u8])) {
+/// Reads output until the PTY closes, handing it to `stream` in chunks of up to [`CHUNK`] bytes, whenever the stream
+/// has room. Output that streams is gathered for up to [`COALESCE`] into one chunk; a lone small read (an echo) is
+/// delivered at once.
+pub(crate) async fn read_output(
+    mut reader: OwnedReadPty,
+    stream: Arc<Stream>,
+    activity: Arc<Activity>,
+) {
     let mut buffer = vec![0u8; CHUNK];
     loop {
+        stream.room().await;
         let mut len = match reader.read(&mut buffer).await {
             Ok(0) | Err(_) => return,
             Ok(read) => read,
         };
         let mut closed = false;
-        let deadline = Instant::now() + COALESCE;
+        // One timer for the whole chunk: arming one per read would cost more than the reads.
+        let coalesced = tokio::time::sleep(COALESCE);
+        tokio::pin!(coalesced);
         while len < buffer.len() {
-            // Once streaming, wait out the rest of the coalescing time; otherwise take only what is already there.
-            let until = if len >= STREAMING {
-                deadline
+            // Once streaming, wait out the rest of the coalescing time; otherwise take only what is already there
+            // (without a timer: tokio's have a millisecond's granularity, which would delay every echo).
+            let read = if len >= STREAMING {
+                tokio::select! {
+                    biased;
+                    read = reader.read(&mut buffer[len..]) => Some(read),
+                    () = &mut coalesced => None,
+                }
             } else {
-                Instant::now()
+                read_now(&mut reader, &mut buffer[len..]).await
             };
-            match tokio::time::timeout_at(until, reader.read(&mut buffer[len..])).await {
-                Ok(Ok(0)) | Ok(Err(_)) => {
+            match read {
+                Some(Ok(0)) | Some(Err(_)) => {
                     closed = true;
                     break;
                 }
-                Ok(Ok(read)) => len += read,
-                Err(_) => break,
+                Some(Ok(read)) => len += read,
+                None => break,
             }
         }
-        deliver(&buffer[..len]);
+        activity.touch();
+        stream.output(&buffer[..len]);
         if closed {
             return;
         }
     }
+}
+
+/// A read that returns at once: `None` when nothing is ready.
+async fn read_now(reader: &mut OwnedReadPty, buffer: &mut [u8]) -> Option<std::io::Result<usize>> {
+    std::future::poll_fn(|context| {
+        let mut buffer = ReadBuf::new(buffer);
+        match Pin::new(&mut *reader).poll_read(context, &mut buffer) {
+            Poll::Ready(Ok(())) => Poll::Ready(Some(Ok(buffer.filled().len()))),
+            Poll::Ready(Err(error)) => Poll::Ready(Some(Err(error))),
+            Poll::Pending => Poll::Ready(None),
+        }
+    })
+    .await
 }
 
 /// Writes keystrokes to the PTY in order and applies size changes, until both senders are gone.

@@ -1,17 +1,14 @@
 //! The server-side emulator of one terminal: it remembers the screen and scrollback so that a viewer that attaches,
 //! or that fell too far behind, can be sent a snapshot instead of the whole history.
 //!
-//! vt100 parses line-heavy output far slower than a PTY produces it (a few MB/s for `yes`), so output is queued and
-//! parsed lazily (before a snapshot or a resize, or once the queue passes [`BACKLOG_LIMIT`]), and the middle of a
-//! long run of plain lines is left out when the rest of the run scrolls it out of the screen and the scrollback
-//! anyway. [`Screen::skip_range`] states when that is exact; a test checks it against feeding everything.
+//! vt100 parses line-heavy output far slower than a PTY produces it (a few MB/s for `yes`), so output reaches it in
+//! large batches (the stream queues it), and the middle of a long run of plain lines is left out when the rest of the
+//! run scrolls it out of the screen and the scrollback anyway. [`skip_range`] states when that is exact; a test
+//! checks it against parsing everything.
 
 use std::num::NonZeroU16;
 
 use crate::protocol::TerminalSize;
-
-/// Queued output parsed in one go once it grows past this.
-pub(crate) const BACKLOG_LIMIT: usize = 1 << 20;
 
 /// A terminal's size as vt100 wants it; zero becomes one.
 fn dimensions(size: TerminalSize) -> (NonZeroU16, NonZeroU16) {
@@ -21,11 +18,10 @@ fn dimensions(size: TerminalSize) -> (NonZeroU16, NonZeroU16) {
     )
 }
 
-/// The emulator and the output it has not parsed yet.
+/// The emulator.
 pub(crate) struct Screen {
     parser: vt100::Parser,
-    backlog: Vec<u8>,
-    /// Output bytes taken so far, parsed or queued: the stream position that a snapshot stands for.
+    /// Output bytes taken so far: the stream position that a snapshot stands for.
     position: u64,
     /// Rows of scrollback the primary screen keeps (the alternate screen keeps none).
     scrollback: usize,
@@ -41,7 +37,6 @@ impl std::fmt::Debug for Screen {
         formatter
             .debug_struct("Screen")
             .field("size", &self.size())
-            .field("backlog", &self.backlog.len())
             .field("position", &self.position)
             .finish()
     }
@@ -52,7 +47,6 @@ impl Screen {
         let (rows, cols) = dimensions(size);
         Screen {
             parser: vt100::Parser::new(rows, cols, scrollback),
-            backlog: Vec::new(),
             position: 0,
             scrollback,
             settled: false,
@@ -73,32 +67,14 @@ impl Screen {
         }
     }
 
-    /// Takes output; parses the queue when it has grown long.
+    /// Takes a batch of output. The larger the batch, the more of it can be skipped.
     pub(crate) fn feed(&mut self, bytes: &[u8]) {
-        self.backlog.extend_from_slice(bytes);
         self.position += bytes.len() as u64;
-        if self.backlog.len() >= BACKLOG_LIMIT {
-            self.catch_up();
-        }
+        self.parse(bytes);
     }
 
-    /// Parses everything queued.
-    pub(crate) fn catch_up(&mut self) {
-        if self.backlog.is_empty() {
-            return;
-        }
-        let backlog = std::mem::take(&mut self.backlog);
-        self.parse(&backlog);
-        // Keep the allocation for the next batch unless a flood made it large.
-        if backlog.capacity() <= BACKLOG_LIMIT * 2 {
-            self.backlog = backlog;
-            self.backlog.clear();
-        }
-    }
-
-    /// Output already taken was written for the old size; a resize applies after it.
+    /// Resizes; output taken so far was parsed at the old size.
     pub(crate) fn resize(&mut self, size: TerminalSize) {
-        self.catch_up();
         let (rows, cols) = dimensions(size);
         self.parser.set_size(rows, cols);
     }
@@ -107,7 +83,6 @@ impl Screen {
     /// input modes as of [`Screen::position`]. They start with a full reset, so they may also be written to a terminal
     /// that showed something else.
     pub(crate) fn snapshot(&mut self) -> Vec<u8> {
-        self.catch_up();
         let mut out = String::from("\x1bc");
         let alternate = self.parser.screen().alternate_screen();
         if alternate {
@@ -126,7 +101,7 @@ impl Screen {
         out.into_bytes()
     }
 
-    /// Parses `bytes`, leaving out what [`Screen::skip_range`] allows.
+    /// Parses `bytes`, leaving out what [`skip_range`] allows.
     fn parse(&mut self, bytes: &[u8]) {
         let (rows, _) = self.parser.screen().size();
         // The primary screen's scrollback even while the alternate screen shows: the run may switch back... it cannot
@@ -412,14 +387,10 @@ mod tests {
             // Fed in uneven pieces, parsed in uneven batches.
             let mut at = 0;
             while at < bytes.len() {
-                let piece = (1 + random.below(4000) as usize).min(bytes.len() - at);
-                screen.feed(&bytes[at..at + piece]);
-                at += piece;
-                if random.below(3) == 0 {
-                    screen.catch_up();
-                }
+                let batch = (1 + random.below(12_000) as usize).min(bytes.len() - at);
+                screen.feed(&bytes[at..at + batch]);
+                at += batch;
             }
-            screen.catch_up();
             assert_eq!(
                 visible_state(screen.parser.screen_mut()),
                 visible_state(expected.screen_mut()),
@@ -446,7 +417,6 @@ mod tests {
             bytes.len()
         );
         screen.feed(&bytes);
-        screen.catch_up();
         assert_eq!(
             visible_state(screen.parser.screen_mut()),
             visible_state(full_parse(&bytes).screen_mut())
@@ -461,13 +431,9 @@ mod tests {
             bytes.extend_from_slice(format!("{number}\r\n").as_bytes());
         }
         let mut screen = Screen::new(SIZE, SCROLLBACK);
-        for chunk in bytes.chunks(4096) {
-            screen.feed(chunk);
-            if screen.position() % (64 << 10) < 4096 {
-                screen.catch_up();
-            }
+        for batch in bytes.chunks(64 << 10) {
+            screen.feed(batch);
         }
-        screen.catch_up();
         assert!(
             screen.parsed < bytes.len() as u64 / 10,
             "parsed {} of {} bytes",
@@ -497,7 +463,6 @@ mod tests {
         let mut expected = full_parse(&bytes);
         let mut screen = Screen::new(SIZE, SCROLLBACK);
         screen.feed(&bytes);
-        screen.catch_up();
         assert_eq!(
             visible_state(screen.parser.screen_mut()),
             visible_state(expected.screen_mut())
@@ -547,7 +512,6 @@ mod tests {
         );
         // Leaving the editor shows the same shell screen on both.
         screen.feed(b"\x1b[?1049l");
-        screen.catch_up();
         copy.process(b"\x1b[?1049l");
         assert_eq!(
             visible_state(copy.screen_mut()),
