@@ -85,7 +85,7 @@ impl Hub {
         })
     }
 
-    /// Every route the hub answers (see [`crate::router`]), with its state.
+    /// Every route the hub answers (listed in `router.rs`), with its state; the WebSocket part extends it there.
     pub fn router(&self) -> Router {
         router::router(self.state.clone())
     }
