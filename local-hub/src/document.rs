@@ -254,8 +254,14 @@ impl Documents {
             }
         };
         let limits = self.limits(read_only);
-        let (mut history, replayed) = History::open(&self.root, &relative, limits.clone())
-            .map_err(|error| Error::io(&format!("history of {relative}"), &error))?;
+        // Replaying a long log is disk work: off the async threads.
+        let (mut history, replayed) = {
+            let (root, name, limits) = (self.root.clone(), relative.clone(), limits.clone());
+            tokio::task::spawn_blocking(move || History::open(&root, &name, limits))
+                .await
+                .map_err(|error| Error::internal(format!("reading the history failed: {error}")))?
+                .map_err(|error| Error::io(&format!("history of {relative}"), &error))?
+        };
         let disk_hash = orrery_sync::hash(&disk_text);
         let mut dirty = false;
         let master = match replayed.text {
@@ -637,10 +643,7 @@ impl DocumentChannel {
             },
             HistoryRequest::Fetch { version } => {
                 check_version(&state, version)?;
-                let text = state
-                    .history
-                    .text_at(version)
-                    .map_err(|error| Error::io("history", &error))?;
+                let text = text_at(&state.history, version).await?;
                 HistoryResponse::Fetch { version, text }
             }
             HistoryRequest::Revert { version } => {
@@ -651,10 +654,7 @@ impl DocumentChannel {
                     ));
                 }
                 check_version(&state, version)?;
-                let old = state
-                    .history
-                    .text_at(version)
-                    .map_err(|error| Error::io("history", &error))?;
+                let old = text_at(&state.history, version).await?;
                 let delta = history::change(&state.document.text(), &old, &state.limits)
                     .map_err(|error| sync_error(&error))?;
                 let outcome = state
@@ -710,6 +710,15 @@ impl DocumentChannel {
             self.handle.save.notify_one();
         }
     }
+}
+
+/// Replays the log up to `version` off the async threads.
+async fn text_at(history: &History, version: u64) -> Result<String, Error> {
+    let reader = history.reader();
+    tokio::task::spawn_blocking(move || reader.text_at(version))
+        .await
+        .map_err(|error| Error::internal(format!("reading the history failed: {error}")))?
+        .map_err(|error| Error::io("history", &error))
 }
 
 fn check_version(state: &State, version: u64) -> Result<(), Error> {

@@ -185,6 +185,23 @@ impl History {
         self.versions.len() as u64
     }
 
+    /// What a blocking task needs to replay this log.
+    pub fn reader(&self) -> Reader {
+        Reader {
+            path: self.path.clone(),
+            limits: self.limits.clone(),
+        }
+    }
+}
+
+/// Reads a history log without holding the `History` (for `spawn_blocking`).
+#[derive(Debug, Clone)]
+pub struct Reader {
+    path: PathBuf,
+    limits: Limits,
+}
+
+impl Reader {
     /// The text at `version`, replayed from the log.
     pub fn text_at(&self, version: u64) -> std::io::Result<String> {
         let bytes = std::fs::read(&self.path)?;
@@ -289,8 +306,8 @@ mod tests {
         assert_eq!(replayed.saved_hash, Some(42));
         assert_eq!(replayed.applied, vec![(7, 2)]);
         assert_eq!(history.versions().len(), 2);
-        assert_eq!(history.text_at(1).expect("v1"), "hello");
-        assert_eq!(history.text_at(0).expect("v0"), "");
+        assert_eq!(history.reader().text_at(1).expect("v1"), "hello");
+        assert_eq!(history.reader().text_at(0).expect("v0"), "");
         assert_eq!(
             std::fs::metadata(&path).expect("stat").len() as usize,
             whole
