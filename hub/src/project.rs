@@ -14,9 +14,13 @@
 //! | `DELETE /api/projects/{project}/collaborators/{account}` | | 204 (owner only; naming yourself leaves) |
 //! | `POST /api/projects/{project}/leave` | | 204 (a collaborator; the owner gets 403) |
 
+use std::collections::HashMap;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use orrery_db::{AccountId, Collaborator, Membership, Project, ProjectId, Role, Store, Timestamp};
+use orrery_db::{
+    Account, AccountId, Collaborator, Membership, Project, ProjectId, Role, Store, Timestamp,
+};
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
@@ -229,17 +233,21 @@ pub(crate) async fn leave(
 /// Members with their names and addresses, in the store's order; a member whose account vanished meanwhile is left out.
 async fn views(state: &AppState, members: Vec<Collaborator>) -> Result<Vec<CollaboratorView>> {
     let ids: Vec<AccountId> = members.iter().map(|member| member.account).collect();
-    let accounts = state.db.accounts(&ids).await?;
+    let mut accounts: HashMap<AccountId, Account> = state
+        .db
+        .accounts(&ids)
+        .await?
+        .into_iter()
+        .map(|account| (account.id, account))
+        .collect();
     Ok(members
         .into_iter()
         .filter_map(|member| {
-            let account = accounts
-                .iter()
-                .find(|account| account.id == member.account)?;
+            let account = accounts.remove(&member.account)?;
             Some(CollaboratorView {
                 id: member.account,
-                email: account.email.clone(),
-                display_name: account.display_name.clone(),
+                email: account.email,
+                display_name: account.display_name,
                 role: member.role,
                 added: member.added,
             })
