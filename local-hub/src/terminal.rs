@@ -3,9 +3,10 @@
 //!
 //! A viewer that attaches is sent the PTY size and a snapshot of the screen and scrollback from a server-side
 //! emulator (`terminal/screen.rs`), then live output. Each viewer has its own credit window and its own pump task
-//! (`terminal/stream.rs`), so a slow viewer never slows the PTY or the other viewers: it falls behind, and is sent a
-//! fresh snapshot when it catches up. The PTY size is the smallest of the viewers'. `terminal/process.rs` owns the
-//! PTY, the shell and its signals.
+//! (`terminal/stream.rs`): the PTY is read at the pace of the fastest viewer (or freely, with none, or when all of
+//! them have stalled for a second), and a viewer slower than that falls behind without slowing anyone and is sent a
+//! fresh snapshot when it catches up. ACKs return credit for OUTPUT and SNAPSHOT bytes alike. The PTY size is the
+//! smallest of the viewers'. `terminal/process.rs` owns the PTY, the shell and its signals.
 
 mod process;
 mod screen;

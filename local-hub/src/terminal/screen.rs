@@ -10,6 +10,9 @@ use std::num::NonZeroU16;
 
 use crate::protocol::TerminalSize;
 
+/// The largest snapshot with scrollback; well under the protocol's frame limit.
+const MAX_SNAPSHOT: usize = 8 << 20;
+
 /// A terminal's size as vt100 wants it; zero becomes one.
 fn dimensions(size: TerminalSize) -> (NonZeroU16, NonZeroU16) {
     (
@@ -83,6 +86,15 @@ impl Screen {
     /// input modes as of [`Screen::position`]. They start with a full reset, so they may also be written to a terminal
     /// that showed something else.
     pub(crate) fn snapshot(&mut self) -> Vec<u8> {
+        let snapshot = self.write_snapshot(true);
+        // A huge screen full of colour changes could pass the frame limit with its scrollback; not without it.
+        if snapshot.len() > MAX_SNAPSHOT {
+            return self.write_snapshot(false);
+        }
+        snapshot
+    }
+
+    fn write_snapshot(&mut self, with_scrollback: bool) -> Vec<u8> {
         let mut out = String::from("\x1bc");
         let alternate = self.parser.screen().alternate_screen();
         if alternate {
@@ -91,11 +103,11 @@ impl Screen {
             let mut primary = vt100::Parser::new(rows, cols, 0);
             *primary.screen_mut() = self.parser.screen().clone();
             primary.process(b"\x1b[?1049l");
-            write_primary(primary.screen_mut(), &mut out);
+            write_primary(primary.screen_mut(), with_scrollback, &mut out);
             out.push_str("\x1b[?1049h");
             out.push_str(&self.parser.screen().contents_formatted());
         } else {
-            write_primary(self.parser.screen_mut(), &mut out);
+            write_primary(self.parser.screen_mut(), with_scrollback, &mut out);
         }
         out.push_str(&self.parser.screen().input_mode_formatted());
         out.into_bytes()
@@ -162,10 +174,14 @@ impl Screen {
 /// Writes the primary screen: its scrollback a page at a time, each page scrolled off the top with line feeds, then
 /// the visible screen with its cursor and colours. A row that continues a wrapped one is written without moving the
 /// cursor, so the terminal marks it wrapped too (except across a page boundary).
-fn write_primary(screen: &mut vt100::Screen, out: &mut String) {
+fn write_primary(screen: &mut vt100::Screen, with_scrollback: bool, out: &mut String) {
     let (rows, cols) = screen.size();
     let (rows, cols) = (usize::from(rows.get()), cols.get());
-    let history = screen.scrollback_len();
+    let history = if with_scrollback {
+        screen.scrollback_len()
+    } else {
+        0
+    };
     let mut pushed = 0;
     while pushed < history {
         let remaining = history - pushed;
@@ -518,6 +534,33 @@ mod tests {
             visible_state(screen.parser.screen_mut())
         );
         assert!(copy.screen().contents().contains("$ vim"));
+    }
+
+    #[test]
+    fn a_snapshot_too_large_for_a_frame_leaves_the_scrollback_out() {
+        let size = TerminalSize {
+            rows: 100,
+            cols: 1000,
+        };
+        let mut screen = Screen::new(size, 1000);
+        // Every cell its own colour, for 1100 rows of 1000 columns: far past the limit with scrollback.
+        let mut bytes = Vec::new();
+        for row in 0..1100 {
+            for col in 0..1000 {
+                bytes.extend_from_slice(format!("\x1b[38;5;{}mx", (row + col) % 256).as_bytes());
+            }
+        }
+        screen.feed(&bytes);
+        let snapshot = screen.snapshot();
+        assert!(snapshot.len() <= MAX_SNAPSHOT, "{} bytes", snapshot.len());
+        let (rows, cols) = dimensions(size);
+        let mut copy = vt100::Parser::new(rows, cols, 1000);
+        copy.process(&snapshot);
+        assert_eq!(
+            copy.screen().contents_formatted(),
+            screen.parser.screen().contents_formatted(),
+            "the screen itself is still exact"
+        );
     }
 
     #[test]
