@@ -259,8 +259,17 @@ async fn typing_echo_hello_shows_hello() {
     assert_eq!(viewer.sizes.first(), Some(&SIZE), "SIZE comes first");
     assert_eq!(viewer.snapshots.len(), 1, "then one snapshot");
     viewer.run("echo hello", "hello").await;
-    // The shell runs in the project directory.
+    // The shell runs in the project directory, with the environment of the user it runs as.
     viewer.run("pwd", hub.root.to_str().unwrap()).await;
+    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .unwrap();
+    viewer
+        .run(
+            "echo \"$USER:$HOME:$TERM\"",
+            &format!("{}:{}:xterm-256color", user.name, user.dir.display()),
+        )
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

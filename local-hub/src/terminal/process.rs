@@ -8,7 +8,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use nix::sys::signal::{kill, killpg, Signal};
-use nix::unistd::{getsid, Pid};
+use nix::unistd::{getsid, getuid, Pid, User};
 use pty_process::{OwnedReadPty, OwnedWritePty};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::process::Child;
@@ -44,10 +44,19 @@ pub(crate) fn spawn(shell: &Path, cwd: &Path, size: TerminalSize) -> Result<Spaw
     let (pty, pts) = pty_process::open().map_err(|error| pty_error("opening a PTY", error))?;
     pty.resize(pty_process::Size::new(size.rows, size.cols))
         .map_err(|error| pty_error("sizing the PTY", error))?;
-    let child = pty_process::Command::new(shell)
+    let mut command = pty_process::Command::new(shell)
         .current_dir(cwd)
         .env("TERM", "xterm-256color")
         .env("COLORTERM", "truecolor")
+        .env("SHELL", shell);
+    // Who the shell runs as, not whoever started the hub (it may have dropped from root to the project's user).
+    if let Ok(Some(user)) = User::from_uid(getuid()) {
+        command = command
+            .env("HOME", &user.dir)
+            .env("USER", &user.name)
+            .env("LOGNAME", &user.name);
+    }
+    let child = command
         .spawn(pts)
         .map_err(|error| pty_error(&format!("starting {}", shell.display()), error))?;
     let session = child

@@ -218,13 +218,20 @@ impl Stream {
 
     /// Hands the backlog to the emulator, which parses it; the emulator is then at the end of the output.
     fn catch_up(&self, screen: &mut Screen) {
-        let mut batch = {
+        let (mut batch, streaming) = {
             let mut shared = lock(&self.shared);
-            let spare = std::mem::take(&mut shared.spare);
-            std::mem::replace(&mut shared.backlog, spare)
+            // While output streams, two batch-sized buffers take turns; otherwise none is kept.
+            let streaming = shared.backlog.len() >= BACKLOG_BATCH / 2;
+            let next = if streaming {
+                std::mem::take(&mut shared.spare)
+            } else {
+                shared.spare = Vec::new();
+                Vec::new()
+            };
+            (std::mem::replace(&mut shared.backlog, next), streaming)
         };
         screen.feed(&batch);
-        if batch.capacity() <= 2 * BACKLOG_BATCH {
+        if streaming && batch.capacity() <= 2 * BACKLOG_BATCH {
             batch.clear();
             lock(&self.shared).spare = batch;
         }
