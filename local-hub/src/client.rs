@@ -23,6 +23,8 @@ pub struct Connection {
     writer: OwnedWriteHalf,
     /// Frames read while waiting for something else.
     pending: VecDeque<Frame>,
+    /// Bytes read but not yet a whole frame: reads go here first so a timed-out `recv` loses nothing.
+    partial: Vec<u8>,
     next_channel: u32,
     /// This connection's id, from the Welcome.
     pub id: u64,
@@ -39,6 +41,7 @@ impl Connection {
             reader,
             writer,
             pending: VecDeque::new(),
+            partial: Vec::new(),
             next_channel: 1,
             id: 0,
         };
@@ -67,29 +70,44 @@ impl Connection {
     }
 
     /// The next frame on any channel, or `None` when the hub closed the connection.
+    ///
+    /// Cancel-safe: bytes are kept in `partial` until a whole frame has arrived, so dropping this future (a timeout)
+    /// never loses part of a frame.
     pub async fn recv(&mut self) -> Result<Option<Frame>, Error> {
         if let Some(frame) = self.pending.pop_front() {
             return Ok(Some(frame));
         }
-        let mut length = [0u8; 4];
-        match self.reader.read_exact(&mut length).await {
-            Ok(_) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-            Err(error) => return Err(Error::io("receive", &error)),
+        loop {
+            if self.partial.len() >= 4 {
+                let length = u32::from_le_bytes([
+                    self.partial[0],
+                    self.partial[1],
+                    self.partial[2],
+                    self.partial[3],
+                ]) as usize;
+                if length > protocol::MAX_FRAME {
+                    return Err(Error::new(
+                        ErrorCode::TooLarge,
+                        format!("the hub sent a frame of {length} bytes"),
+                    ));
+                }
+                if self.partial.len() >= 4 + length {
+                    let frame = Frame::decode(&self.partial[4..4 + length]);
+                    self.partial.drain(..4 + length);
+                    return Ok(Some(frame?));
+                }
+            }
+            let mut chunk = [0u8; 64 << 10];
+            let read = self
+                .reader
+                .read(&mut chunk)
+                .await
+                .map_err(|error| Error::io("receive", &error))?;
+            if read == 0 {
+                return Ok(None);
+            }
+            self.partial.extend_from_slice(&chunk[..read]);
         }
-        let length = u32::from_le_bytes(length) as usize;
-        if length > protocol::MAX_FRAME {
-            return Err(Error::new(
-                ErrorCode::TooLarge,
-                format!("the hub sent a frame of {length} bytes"),
-            ));
-        }
-        let mut body = vec![0u8; length];
-        self.reader
-            .read_exact(&mut body)
-            .await
-            .map_err(|error| Error::io("receive", &error))?;
-        Ok(Some(Frame::decode(&body)?))
     }
 
     /// The next frame, failing after `timeout` or when the connection closes.

@@ -22,7 +22,8 @@ use crate::protocol::{self, kind, Close, ErrorCode, Frame, Hello, Open, Opened, 
 use crate::terminal::{TerminalConfig, TerminalViewer, Terminals};
 use crate::{Activity, ChannelSink, Config, Error};
 
-/// Frames a connection may have queued for writing before services must wait (terminals use `try_send` and back off).
+/// Frames a connection may have queued for writing before senders wait (each terminal viewer sends from its own task,
+/// so a full queue never blocks this connection's reading or other viewers).
 const OUTGOING_QUEUE: usize = 256;
 /// A frame over the limit is skipped if it is at most this large; anything larger closes the connection.
 const MAX_SKIP: usize = 64 << 20;

@@ -53,7 +53,7 @@ pub mod kind {
     pub const INPUT: u8 = 0x20;
     /// client → hub, JSON [`super::TerminalSize`]: this viewer's size.
     pub const RESIZE: u8 = 0x21;
-    /// client → hub, varint: bytes of output consumed since the last ack (credit returned).
+    /// client → hub, varint: bytes of OUTPUT and SNAPSHOT consumed since the last ack (credit returned).
     pub const ACK: u8 = 0x22;
     /// hub → client: terminal output, raw bytes.
     pub const OUTPUT: u8 = 0x23;
@@ -61,7 +61,8 @@ pub mod kind {
     pub const SNAPSHOT: u8 = 0x24;
     /// hub → client, JSON [`super::TerminalSize`]: the PTY's size (the smallest of the viewers').
     pub const SIZE: u8 = 0x25;
-    /// hub → client, JSON [`super::Exited`]: the shell ended; the channel closes after it.
+    /// hub → client, JSON [`super::Exited`]: the shell ended; nothing more comes on the channel, and the client closes it
+    /// (opening the same name again starts a new shell).
     pub const EXITED: u8 = 0x26;
     /// client → hub, empty: end the terminal's process group for every viewer.
     pub const KILL: u8 = 0x27;
