@@ -195,6 +195,16 @@ impl Editor {
     }
 }
 
+/// Sends a frame the hub must refuse, and checks the error's code.
+async fn expect_error(connection: &mut Connection, frame: &Frame, code: ErrorCode) {
+    connection.send(frame).await.expect("send");
+    let error = connection
+        .wait_for(Duration::from_secs(10), |frame| frame.kind == kind::ERROR)
+        .await
+        .expect("an error frame");
+    assert_eq!(error.parse::<ErrorBody>().expect("body").code, code);
+}
+
 /// Waits until both editors show the same text (and settle), returning it.
 async fn converge(a: &mut Editor, b: &mut Editor) -> String {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -452,18 +462,12 @@ async fn bad_requests_get_errors_and_change_nothing() {
     );
     client.splice(0, 0, "no").expect("local edit");
     let sync = client.poll().expect("a sync");
-    connection
-        .send(&Frame::new(channel, kind::SYNC, encode_client(&sync)))
-        .await
-        .expect("send");
-    let error = connection
-        .wait_for(Duration::from_secs(10), |frame| frame.kind == kind::ERROR)
-        .await
-        .expect("error");
-    assert_eq!(
-        error.parse::<ErrorBody>().expect("body").code,
-        ErrorCode::TooLargeToEdit
-    );
+    expect_error(
+        &mut connection,
+        &Frame::new(channel, kind::SYNC, encode_client(&sync)),
+        ErrorCode::TooLargeToEdit,
+    )
+    .await;
 
     // Malformed sync bytes, an unknown channel, a malformed open, an oversized frame: errors, and the connection lives.
     let (channel, _) = connection
@@ -473,42 +477,24 @@ async fn bad_requests_get_errors_and_change_nothing() {
         })
         .await
         .expect("opens");
-    connection
-        .send(&Frame::new(channel, kind::SYNC, vec![0x02, 0xff]))
-        .await
-        .expect("send");
-    let error = connection
-        .wait_for(Duration::from_secs(5), |frame| frame.kind == kind::ERROR)
-        .await
-        .expect("error");
-    assert_eq!(
-        error.parse::<ErrorBody>().expect("body").code,
-        ErrorCode::Sync
-    );
-    connection
-        .send(&Frame::new(77, kind::SYNC, vec![1, 1]))
-        .await
-        .expect("send");
-    let error = connection
-        .wait_for(Duration::from_secs(5), |frame| frame.kind == kind::ERROR)
-        .await
-        .expect("error");
-    assert_eq!(
-        error.parse::<ErrorBody>().expect("body").code,
-        ErrorCode::UnknownChannel
-    );
-    connection
-        .send(&Frame::new(0, kind::OPEN, b"{not json".to_vec()))
-        .await
-        .expect("send");
-    let error = connection
-        .wait_for(Duration::from_secs(5), |frame| frame.kind == kind::ERROR)
-        .await
-        .expect("error");
-    assert_eq!(
-        error.parse::<ErrorBody>().expect("body").code,
-        ErrorCode::Malformed
-    );
+    expect_error(
+        &mut connection,
+        &Frame::new(channel, kind::SYNC, vec![0x02, 0xff]),
+        ErrorCode::Sync,
+    )
+    .await;
+    expect_error(
+        &mut connection,
+        &Frame::new(77, kind::SYNC, vec![1, 1]),
+        ErrorCode::UnknownChannel,
+    )
+    .await;
+    expect_error(
+        &mut connection,
+        &Frame::new(0, kind::OPEN, b"{not json".to_vec()),
+        ErrorCode::Malformed,
+    )
+    .await;
     let mut oversized = ((orrery_local_hub::protocol::MAX_FRAME + 1) as u32)
         .to_le_bytes()
         .to_vec();
