@@ -19,9 +19,17 @@ usage: orrery <command>
 
 commands:
   up          run Orrery on this machine (not built yet: the hub is a later issue)
+  hub         serve the HTTP API (accounts, sign-in, projects) on an address; see below
   local-hub   serve one project over a Unix socket (started by the host; see below)
   help        print this message
   --version   print the version
+
+orrery hub [options]
+  --listen ADDR         address and port to listen on (default 127.0.0.1:8080)
+  --db PATH             the SQLite metadata file, created if missing (default orrery.db)
+  --tls-cert PATH       PEM certificate chain; with --tls-key, serve HTTPS (cookies become Secure)
+  --tls-key PATH        PEM private key
+  The browser WebSocket and the web app are not served yet (a later part of the same issue).
 
 orrery local-hub --project DIR --socket PATH [options]
   --project DIR         the project's directory (required)
@@ -41,6 +49,107 @@ enum Command {
     Help,
     Up,
     LocalHub(LocalHubArgs),
+    Hub(HubArgs),
+}
+
+/// `orrery hub` options, as given.
+#[derive(Debug, PartialEq, Eq, Default)]
+struct HubArgs {
+    listen: Option<std::net::SocketAddr>,
+    db: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+}
+
+fn parse_hub(args: &mut impl Iterator<Item = OsString>) -> Result<HubArgs> {
+    let mut parsed = HubArgs::default();
+    while let Some(flag) = args.next() {
+        let flag = flag
+            .into_string()
+            .map_err(|raw| anyhow!("option {raw:?} is not valid UTF-8"))?;
+        let value = args
+            .next()
+            .ok_or_else(|| anyhow!("`{flag}` needs a value\n\n{USAGE}"))?;
+        match flag.as_str() {
+            "--listen" => {
+                let text = value.to_str().unwrap_or_default();
+                parsed.listen = Some(text.parse().map_err(|_| {
+                    anyhow!("`--listen` takes an address like 127.0.0.1:8080, got {value:?}")
+                })?);
+            }
+            "--db" => parsed.db = Some(PathBuf::from(value)),
+            "--tls-cert" => parsed.tls_cert = Some(PathBuf::from(value)),
+            "--tls-key" => parsed.tls_key = Some(PathBuf::from(value)),
+            other => bail!("unknown option `{other}` for hub\n\n{USAGE}"),
+        }
+    }
+    if parsed.tls_cert.is_some() != parsed.tls_key.is_some() {
+        bail!("`--tls-cert` and `--tls-key` go together\n\n{USAGE}");
+    }
+    Ok(parsed)
+}
+
+/// Runs the hub's HTTP API until SIGTERM/SIGINT.
+fn hub(args: HubArgs) -> Result<()> {
+    let mut config = orrery_hub::Config::default();
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(db) = args.db {
+        config.database = orrery_hub::Database::Sqlite(db);
+    }
+    if let (Some(cert_path), Some(key_path)) = (args.tls_cert, args.tls_key) {
+        config.tls = Some(orrery_hub::TlsConfig {
+            cert_path,
+            key_path,
+        });
+    }
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let shutdown = shutdown_on_signals();
+        let scheme = if config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        tracing::info!("hub listening on {scheme}://{}", config.listen);
+        orrery_hub::run(config, shutdown)
+            .await
+            .map_err(|error| anyhow!("hub: {error}"))
+    })
+}
+
+fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// One cancellation token, fired by SIGTERM or SIGINT; every server loop selects on it. Call inside the runtime.
+fn shutdown_on_signals() -> CancellationToken {
+    let shutdown = CancellationToken::new();
+    let signals = shutdown.clone();
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut terminate), Ok(mut interrupt)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        signals.cancel();
+    });
+    shutdown
 }
 
 /// `orrery local-hub` options, as given.
@@ -117,34 +226,14 @@ fn local_hub(args: LocalHubArgs) -> Result<()> {
     if let Some(bytes) = args.max_document_bytes {
         config.max_document_bytes = bytes;
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
     // Privileges are dropped before the runtime starts any thread.
     orrery_local_hub::prepare(&config).map_err(|error| anyhow!("local-hub: {error}"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let shutdown = CancellationToken::new();
-        let signals = shutdown.clone();
-        tokio::spawn(async move {
-            use tokio::signal::unix::{signal, SignalKind};
-            let (Ok(mut terminate), Ok(mut interrupt)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) else {
-                return;
-            };
-            tokio::select! {
-                _ = terminate.recv() => {}
-                _ = interrupt.recv() => {}
-            }
-            signals.cancel();
-        });
+        let shutdown = shutdown_on_signals();
         orrery_local_hub::run(config, shutdown)
             .await
             .map_err(|error| anyhow!("local-hub: {error}"))
@@ -165,6 +254,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
         "help" | "--help" | "-h" => Command::Help,
         "up" => Command::Up,
         "local-hub" => return Ok(Command::LocalHub(parse_local_hub(&mut args)?)),
+        "hub" => return Ok(Command::Hub(parse_hub(&mut args)?)),
         other => bail!("unknown command `{other}`\n\n{USAGE}"),
     };
     if let Some(extra) = args.next() {
@@ -182,6 +272,7 @@ fn run(command: Command) -> Result<()> {
              What runs today is the sync engine and its benchmark: `tests/bench/run sync`."
         ),
         Command::LocalHub(args) => local_hub(args)?,
+        Command::Hub(args) => hub(args)?,
     }
     Ok(())
 }
@@ -274,6 +365,28 @@ mod tests {
                 "--frobnicate",
             ],
             &["local-hub", "--project"],
+        ] {
+            assert!(parse_strs(args).is_err(), "{args:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn hub_options_parse_and_bad_ones_are_refused() {
+        match parse_strs(&["hub", "--listen", "127.0.0.1:9000", "--db", "/tmp/o.db"]) {
+            Ok(Command::Hub(args)) => {
+                assert_eq!(
+                    args.listen,
+                    Some("127.0.0.1:9000".parse().expect("address"))
+                );
+                assert_eq!(args.db, Some(PathBuf::from("/tmp/o.db")));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        for args in [
+            &["hub", "--listen", "nowhere"][..],
+            &["hub", "--tls-cert", "/c.pem"],
+            &["hub", "--db"],
+            &["hub", "--frobnicate", "1"],
         ] {
             assert!(parse_strs(args).is_err(), "{args:?} must be refused");
         }
