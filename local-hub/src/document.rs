@@ -282,9 +282,10 @@ impl Documents {
                     .map_err(|error| Error::io("history", &error))?;
                 disk_text.clone()
             }
-            Some(text) if replayed.saved_hash == Some(disk_hash) => {
-                // The disk holds what we last saved: the log may be ahead of it (acknowledged edits not saved
-                // before a crash), and is the truth.
+            Some(text) if replayed.recent_saves.contains(&disk_hash) => {
+                // The disk holds what we last saved, or the save before it if a crash cut the last one short: the
+                // log may be ahead of it (acknowledged edits not saved before a crash), and is the truth. Anything
+                // else on disk was written by someone else, and comes in below as their edit.
                 dirty = text != disk_text;
                 text
             }
@@ -372,14 +373,21 @@ impl Documents {
 
     /// Writes the master text to disk atomically if it changed since the last save.
     async fn save(&self, handle: &Arc<Handle>) {
-        let (text, hash) = {
+        let text = {
             let mut state = handle.state.lock().await;
             if !state.dirty || state.saving {
                 return;
             }
+            let hash = state.document.text_ref().hash();
+            // Recorded before the file is replaced: a crash between the two must not make our own save look like
+            // someone else's change to the file (which would undo acknowledged edits when the log is replayed).
+            if let Err(error) = state.history.append_saved(hash) {
+                warn!(%error, "cannot record a save in the history; not saving");
+                return;
+            }
             state.dirty = false;
             state.saving = true;
-            (state.document.text(), state.document.text_ref().hash())
+            state.document.text()
         };
         let path = handle.path.clone();
         let written = {
@@ -390,12 +398,7 @@ impl Documents {
             let mut state = handle.state.lock().await;
             state.saving = false;
             match written {
-                Ok(Ok(())) => {
-                    state.disk_text = text;
-                    if let Err(error) = state.history.append_saved(hash) {
-                        warn!(%error, "cannot record a save in the history");
-                    }
-                }
+                Ok(Ok(())) => state.disk_text = text,
                 Ok(Err(error)) => {
                     warn!(%error, path = %handle.path.display(), "saving failed; will retry");
                     state.dirty = true;

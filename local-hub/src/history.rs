@@ -2,7 +2,7 @@
 //! the master text, with its author's name, and markers of what was saved to disk.
 //!
 //! A record is `u32 LE length` + `u8 type` + body. Type 1, a change: `varint name length`, the author's name, then an
-//! `orrery_sync::HistoryEntry`. Type 2, a save: the shadow hash (u64 LE) of the text written to disk.
+//! `orrery_sync::HistoryEntry`. Type 2, a save: the shadow hash (u64 LE) of the text about to be written to disk.
 //! Version v is the text after the first v changes, replayed from the empty text. A record cut short by a crash is
 //! dropped when the log is opened. The log is written before a change is acknowledged, so an acknowledged edit
 //! survives `kill -9`.
@@ -24,7 +24,9 @@ pub struct Replayed {
     /// The text after every change, if there was any.
     pub text: Option<String>,
     /// The hash of the last text saved to disk.
-    pub saved_hash: Option<u64>,
+    /// The hashes of the last two texts a save began to write. A save is recorded before the file is replaced, so
+    /// after a crash the file holds one of these two unless something else changed it.
+    pub recent_saves: Vec<u64>,
     /// Per sync client, the next version expected (every lower one is in `text`).
     pub applied: Vec<(u64, u64)>,
 }
@@ -98,7 +100,10 @@ impl History {
                 }))
             }
             Record::Saved(hash) => {
-                replayed.saved_hash = Some(hash);
+                replayed.recent_saves.push(hash);
+                if replayed.recent_saves.len() > 2 {
+                    replayed.recent_saves.remove(0);
+                }
                 Ok(None)
             }
         })?;
@@ -160,7 +165,7 @@ impl History {
         Ok(self.versions.len() as u64)
     }
 
-    /// Records that the text with this hash is now on disk.
+    /// Records that a save of the text with this hash is about to replace the file (call it before writing).
     pub fn append_saved(&mut self, hash: u64) -> std::io::Result<()> {
         let mut body = vec![SAVED];
         body.extend_from_slice(&hash.to_le_bytes());
@@ -303,7 +308,7 @@ mod tests {
         std::fs::write(&path, &bytes).expect("write");
         let (history, replayed) = History::open(dir.path(), "a/b.txt", limits).expect("reopen");
         assert_eq!(replayed.text.as_deref(), Some("hello world"));
-        assert_eq!(replayed.saved_hash, Some(42));
+        assert_eq!(replayed.recent_saves, vec![42]);
         assert_eq!(replayed.applied, vec![(7, 2)]);
         assert_eq!(history.versions().len(), 2);
         assert_eq!(history.reader().text_at(1).expect("v1"), "hello");

@@ -188,11 +188,28 @@ async fn kill_9_mid_typing_loses_nothing_and_never_leaves_half_a_file() {
         client.reset_in_flight();
         (connection, channel) = open_editor(&socket, &mut client).await;
         settle(&mut connection, channel, &mut client).await;
-        assert_eq!(
-            client.text(),
-            format!("{opening}{typed}"),
-            "round {round}: typing was lost across the crash"
-        );
+        let text = client.text();
+        let expected = format!("{opening}{typed}");
+        if text != expected {
+            let common = text
+                .chars()
+                .zip(expected.chars())
+                .take_while(|(a, b)| a == b)
+                .count();
+            let show = |s: &str| {
+                s.chars()
+                    .skip(common.saturating_sub(40))
+                    .take(120)
+                    .collect::<String>()
+            };
+            panic!(
+                "round {round}: typing was lost across the crash: {} chars vs {} expected; first difference at {common}:\n got      {:?}\n expected {:?}",
+                text.chars().count(),
+                expected.chars().count(),
+                show(&text),
+                show(&expected)
+            );
+        }
         // A kill mid-save leaves the save's temporary file; the restarted hub clears it when it opens the file.
         let leftovers: Vec<String> = std::fs::read_dir(&project)
             .expect("list")
