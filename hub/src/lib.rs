@@ -18,6 +18,7 @@ mod account;
 mod config;
 mod error;
 mod health;
+pub mod host;
 mod json;
 mod metrics;
 mod password;
