@@ -74,6 +74,15 @@ struct State {
     closed: bool,
 }
 
+impl State {
+    /// The name an editor's changes are recorded under.
+    fn editor_name(&self, client: u64) -> String {
+        self.editors
+            .get(&client)
+            .map_or_else(String::new, |editor| editor.peer.name.clone())
+    }
+}
+
 struct Editor {
     sink: ChannelSink,
     peer: Peer,
@@ -460,9 +469,7 @@ impl Documents {
                     }
                 }
                 nudge(&state, &outcome.nudge);
-                if state.document.text_ref().len() != on_disk.chars().count()
-                    || state.document.text() != on_disk
-                {
+                if state.document.text() != on_disk {
                     // Unsaved edits were merged with the disk's change: the merge must reach the disk too.
                     state.dirty = true;
                     handle.save.notify_one();
@@ -610,10 +617,7 @@ impl DocumentChannel {
             .document
             .receive(self.client, message, now_ms())
             .map_err(|error| sync_error(&error))?;
-        let name = state
-            .editors
-            .get(&self.client)
-            .map_or_else(String::new, |editor| editor.peer.name.clone());
+        let name = state.editor_name(self.client);
         for entry in &outcome.history {
             // Written before the reply goes out: an acknowledged edit is never only in memory.
             state
@@ -664,10 +668,7 @@ impl DocumentChannel {
                     .document
                     .edit(Author::Server, &delta, now_ms())
                     .map_err(|error| sync_error(&error))?;
-                let name = state
-                    .editors
-                    .get(&self.client)
-                    .map_or_else(String::new, |editor| editor.peer.name.clone());
+                let name = state.editor_name(self.client);
                 for entry in &outcome.history {
                     state
                         .history

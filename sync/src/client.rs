@@ -146,9 +146,11 @@ impl Client {
             if !self.pending.is_identity() {
                 let pending =
                     std::mem::replace(&mut self.pending, Delta::identity(self.text.len()));
-                // `pending` was checked against the shadow's length when it was composed.
+                // `pending` was checked against the shadow's length when it was composed; should they ever disagree,
+                // keep the edits (a resync merges them) rather than drop them.
                 if self.shadow.apply(&pending).is_err() {
-                    return self.resync_now("pending edits did not fit the shadow");
+                    self.pending = pending;
+                    return self.resync_now();
                 }
                 if self.stack.is_empty() {
                     self.stack_first_n = self.n;
@@ -160,7 +162,8 @@ impl Client {
                 return None;
             }
             if self.stack.len() > self.limits.max_stack {
-                return self.resync_now("too many unacknowledged edits");
+                // Too many unacknowledged edits: fetch the whole text and merge them onto it instead.
+                return self.resync_now();
             }
             self.seq += 1;
             ClientMessage::Sync {
@@ -180,9 +183,8 @@ impl Client {
         Some(message)
     }
 
-    fn resync_now(&mut self, reason: &str) -> Option<ClientMessage> {
+    fn resync_now(&mut self) -> Option<ClientMessage> {
         self.synced = false;
-        let _ = reason;
         self.poll()
     }
 

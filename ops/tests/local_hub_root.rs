@@ -8,7 +8,6 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use orrery_local_hub::client::Connection;
@@ -19,52 +18,9 @@ use orrery_local_hub::protocol::{
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The `orrery` binary of this build's profile, built first (cargo makes that a quick no-op when it is current).
+/// The `orrery` binary cargo built for this test.
 fn orrery_binary() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            // This test runs as target/<profile>/deps/root-<hash>; the binary lives in target/<profile>.
-            let test = std::env::current_exe().expect("the test's own path");
-            let profile_dir = test
-                .parent()
-                .and_then(Path::parent)
-                .expect("target/<profile>")
-                .to_path_buf();
-            let target_dir = profile_dir.parent().expect("the target folder");
-            let profile = match profile_dir.file_name().and_then(|name| name.to_str()) {
-                Some("debug") => "dev".to_owned(),
-                Some(name) => name.to_owned(),
-                None => panic!("cannot tell the profile from {}", profile_dir.display()),
-            };
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .expect("the workspace");
-            let status = Command::new(cargo)
-                .args([
-                    "build",
-                    "--quiet",
-                    "-p",
-                    "orrery-ops",
-                    "--bin",
-                    "orrery",
-                    "--profile",
-                    &profile,
-                ])
-                .env("CARGO_TARGET_DIR", target_dir)
-                .current_dir(workspace)
-                .status()
-                .expect("run cargo build");
-            assert!(
-                status.success(),
-                "cargo build -p orrery-ops --profile {profile} failed"
-            );
-            let binary = profile_dir.join("orrery");
-            assert!(binary.is_file(), "no binary at {}", binary.display());
-            binary
-        })
-        .clone()
+    PathBuf::from(env!("CARGO_BIN_EXE_orrery"))
 }
 
 /// A throwaway system user, deleted on drop.
