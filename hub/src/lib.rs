@@ -15,6 +15,7 @@
 //! and `orrery_local_hub::client`, once the relay needs them.
 
 mod account;
+pub mod browser;
 mod config;
 mod error;
 mod health;
