@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use orrery_db::{Clock, Db, SystemClock};
 
+use crate::host::HostConfig;
+
 /// Everything a hub needs to start. `Config::default()` serves plain HTTP on 127.0.0.1:8080 from `./orrery.db`.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -37,6 +39,11 @@ pub struct Config {
     pub password_hash_concurrency: usize,
     /// After shutdown is signalled, how long open requests may take before the hub stops anyway. Default: 10 s.
     pub shutdown_grace: Duration,
+    /// Run projects on this machine (the host role of `orrery up`): where they live and how local hubs start.
+    /// Default: none, and opening a project's channels answers "unavailable".
+    pub host: Option<HostConfig>,
+    /// Origins (e.g. `https://orrery.example.org`) besides the hub's own `Host` whose pages may open `/ws`. Default: none.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -55,6 +62,8 @@ impl Default for Config {
                 .map(usize::from)
                 .unwrap_or(2),
             shutdown_grace: Duration::from_secs(10),
+            host: None,
+            allowed_origins: Vec::new(),
         }
     }
 }

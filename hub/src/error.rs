@@ -35,6 +35,9 @@ pub enum Error {
     /// Too many attempts; the client may retry after the given time.
     #[error("too many attempts; try again in {} s", retry_after_seconds(*retry_after))]
     RateLimited { retry_after: Duration },
+    /// A WebSocket upgrade from a page of another site (its `Origin` does not name this hub).
+    #[error("a page from {origin} may not open this hub's WebSocket")]
+    BadOrigin { origin: String },
     /// No route has this path.
     #[error("there is no {method} {path} here")]
     NoRoute { method: String, path: String },
@@ -77,6 +80,7 @@ impl Error {
             Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::NotSignedIn | Error::WrongCredentials => StatusCode::UNAUTHORIZED,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::BadOrigin { .. } => StatusCode::FORBIDDEN,
             Error::NoRoute { .. } => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::Config(_) | Error::Io { .. } | Error::Internal(_) => {
@@ -104,6 +108,7 @@ impl Error {
             Error::NotSignedIn => "not_signed_in",
             Error::WrongCredentials => "wrong_credentials",
             Error::RateLimited { .. } => "rate_limited",
+            Error::BadOrigin { .. } => "bad_origin",
             Error::NoRoute { .. } => "not_found",
             Error::MethodNotAllowed { .. } => "method_not_allowed",
             Error::Config(_) | Error::Io { .. } | Error::Internal(_) => "internal",

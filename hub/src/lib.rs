@@ -15,6 +15,7 @@
 //! and `orrery_local_hub::client`, once the relay needs them.
 
 mod account;
+mod assets;
 pub mod browser;
 mod config;
 mod error;
@@ -30,6 +31,7 @@ mod server;
 mod session;
 mod state;
 mod tls;
+mod ws;
 
 pub use config::{Config, Database, RateLimit, RateLimits, TlsConfig};
 pub use error::{Error, Result};

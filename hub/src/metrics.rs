@@ -46,6 +46,18 @@ pub(crate) struct Metrics {
     sign_ins_failed: AtomicU64,
     sign_ups: AtomicU64,
     rate_limited: [AtomicU64; Limit::ALL.len()],
+    sockets_total: AtomicU64,
+    sockets_open: AtomicU64,
+    channels_opened: AtomicU64,
+    channels_refused: AtomicU64,
+    channels_open: AtomicU64,
+    frames_in: AtomicU64,
+    frames_out: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+    throttled: AtomicU64,
+    resyncs: AtomicU64,
+    sync_failures: AtomicU64,
 }
 
 impl Metrics {
@@ -63,6 +75,54 @@ impl Metrics {
 
     pub(crate) fn rate_limited(&self, limit: Limit) {
         self.rate_limited[limit as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn socket_opened(&self) {
+        self.sockets_total.fetch_add(1, Ordering::Relaxed);
+        self.sockets_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A socket ended with `channels` still open, which end with it.
+    pub(crate) fn socket_closed(&self, channels: usize) {
+        self.sockets_open.fetch_sub(1, Ordering::Relaxed);
+        self.channels_open
+            .fetch_sub(channels as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn channel_opened(&self) {
+        self.channels_opened.fetch_add(1, Ordering::Relaxed);
+        self.channels_open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn channel_refused(&self) {
+        self.channels_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn channel_closed(&self) {
+        self.channels_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn throttled(&self) {
+        self.throttled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn relayed_to_local_hub(&self, bytes: usize) {
+        self.frames_in.fetch_add(1, Ordering::Relaxed);
+        self.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// A frame from a local hub to a browser; sync resyncs and refused edits are counted from their first bytes.
+    pub(crate) fn relayed_to_browser(&self, kind: u8, body: &[u8], bytes: usize) {
+        use orrery_local_hub::protocol::kind;
+        self.frames_out.fetch_add(1, Ordering::Relaxed);
+        self.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+        // 0x82 is the sync wire tag of a server Resync (sync/PROTOCOL.md).
+        if kind == kind::SYNC_REPLY && body.first() == Some(&0x82) {
+            self.resyncs.fetch_add(1, Ordering::Relaxed);
+        }
+        if kind == kind::NOTICE && body.windows(9).any(|window| window == b"\"dropped\"") {
+            self.sync_failures.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn count_request(&self, route: String, method: &'static str, status: u16) {
@@ -121,6 +181,78 @@ impl Metrics {
                 limit.label()
             );
         }
+        let counters = [
+            (
+                "orrery_hub_ws_connections_total",
+                "WebSocket connections accepted.",
+                &self.sockets_total,
+            ),
+            (
+                "orrery_hub_ws_channels_opened_total",
+                "Channels opened (authorized and relayed).",
+                &self.channels_opened,
+            ),
+            (
+                "orrery_hub_ws_channels_refused_total",
+                "Channel opens refused by the hub (not a collaborator, project unavailable, ...).",
+                &self.channels_refused,
+            ),
+            (
+                "orrery_hub_ws_frames_in_total",
+                "Frames received from browsers.",
+                &self.frames_in,
+            ),
+            (
+                "orrery_hub_ws_frames_out_total",
+                "Frames relayed from local hubs to browsers.",
+                &self.frames_out,
+            ),
+            (
+                "orrery_hub_ws_bytes_in_total",
+                "Bytes received from browsers.",
+                &self.bytes_in,
+            ),
+            (
+                "orrery_hub_ws_bytes_out_total",
+                "Bytes relayed to browsers.",
+                &self.bytes_out,
+            ),
+            (
+                "orrery_hub_ws_throttled_total",
+                "Times a socket was slowed down for sending too fast.",
+                &self.throttled,
+            ),
+            (
+                "orrery_hub_sync_resyncs_total",
+                "Sync resyncs (whole-text replies) relayed.",
+                &self.resyncs,
+            ),
+            (
+                "orrery_hub_sync_failures_total",
+                "Edits a document refused (reported to the editor with the dropped text).",
+                &self.sync_failures,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            counter_header(&mut text, name, help);
+            let _ = writeln!(text, "{name} {}", counter.load(Ordering::Relaxed));
+        }
+        for (name, help, gauge) in [
+            (
+                "orrery_hub_ws_connections",
+                "WebSocket connections open now.",
+                &self.sockets_open,
+            ),
+            (
+                "orrery_hub_ws_channels",
+                "Channels open now.",
+                &self.channels_open,
+            ),
+        ] {
+            let _ = writeln!(text, "# HELP {name} {help}");
+            let _ = writeln!(text, "# TYPE {name} gauge");
+            let _ = writeln!(text, "{name} {}", gauge.load(Ordering::Relaxed));
+        }
         text
     }
 }
@@ -177,7 +309,26 @@ pub(crate) async fn render(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        {
+            let mut text = state.metrics.render();
+            if let Some(host) = &state.host {
+                let (starts, mean) = host.start_stats();
+                counter_header(
+                    &mut text,
+                    "orrery_hub_local_hub_starts_total",
+                    "Local hubs started by this process's host role.",
+                );
+                let _ = writeln!(text, "orrery_hub_local_hub_starts_total {starts}");
+                let _ = writeln!(text, "# HELP orrery_hub_local_hub_start_seconds_mean Mean time from starting a local hub to its open socket.");
+                let _ = writeln!(text, "# TYPE orrery_hub_local_hub_start_seconds_mean gauge");
+                let _ = writeln!(
+                    text,
+                    "orrery_hub_local_hub_start_seconds_mean {:.6}",
+                    mean.as_secs_f64()
+                );
+            }
+            text
+        },
     )
 }
 

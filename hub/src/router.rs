@@ -1,5 +1,4 @@
 //! The route table: the one place every path the hub answers is listed.
-//! The WebSocket (`/ws`) and the web app's static files are added here when they are built.
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware;
@@ -7,7 +6,7 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::state::AppState;
-use crate::{account, health, metrics, project, Error};
+use crate::{account, assets, health, metrics, project, ws, Error};
 
 /// Every route, with the body-size limit and request counting around them.
 pub(crate) fn router(state: AppState) -> Router {
@@ -34,7 +33,8 @@ pub(crate) fn router(state: AppState) -> Router {
             delete(project::remove),
         )
         .route("/api/projects/{project}/leave", post(project::leave))
-        .fallback(no_route)
+        .route("/ws", get(ws::upgrade))
+        .fallback(assets::serve)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .layer(middleware::from_fn_with_state(
@@ -42,13 +42,6 @@ pub(crate) fn router(state: AppState) -> Router {
             metrics::count_requests,
         ))
         .with_state(state)
-}
-
-async fn no_route(request: Request) -> Error {
-    Error::NoRoute {
-        method: request.method().to_string(),
-        path: request.uri().path().to_string(),
-    }
 }
 
 async fn method_not_allowed(request: Request) -> Error {

@@ -15,6 +15,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Database, RateLimit};
+use crate::host::LocalHost;
 use crate::metrics::Metrics;
 use crate::password::Passwords;
 use crate::rate_limit::Buckets;
@@ -77,6 +78,9 @@ impl Hub {
             secure_cookies,
             trust_forwarded_for: config.trust_forwarded_for,
             max_body_bytes: config.max_body_bytes,
+            host: config.host.map(|host| Arc::new(LocalHost::new(host))),
+            closing: CancellationToken::new(),
+            allowed_origins: config.allowed_origins,
         });
         Ok(Hub {
             state,
@@ -97,17 +101,28 @@ impl Hub {
             .local_addr()
             .map_err(|error| Error::io("reading the listening address", error))?;
         let app = self.router();
-        match self.tls {
+        let state = self.state.clone();
+        let closing = shutdown.clone();
+        tokio::spawn(async move {
+            closing.cancelled().await;
+            state.closing.cancel();
+        });
+        let served = match self.tls {
             Some(acceptor) => {
                 tracing::info!(%address, "hub listening (HTTPS)");
                 let listener = TlsListener::spawn(listener, acceptor, shutdown.clone())?;
-                serve_until(listener, app, shutdown, self.shutdown_grace).await
+                serve_until(listener, app, shutdown.clone(), self.shutdown_grace).await
             }
             None => {
                 tracing::info!(%address, "hub listening (HTTP)");
                 serve_until(listener, app, shutdown, self.shutdown_grace).await
             }
+        };
+        if let Some(host) = &self.state.host {
+            // Each local hub saves its documents on SIGTERM before it exits.
+            host.shutdown().await;
         }
+        served
     }
 }
 

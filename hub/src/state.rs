@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use orrery_db::{Clock, Db};
 
+use tokio_util::sync::CancellationToken;
+
+use crate::host::LocalHost;
 use crate::metrics::Metrics;
 use crate::password::Passwords;
 use crate::rate_limit::Buckets;
@@ -28,6 +31,12 @@ pub(crate) struct Shared {
     pub secure_cookies: bool,
     pub trust_forwarded_for: bool,
     pub max_body_bytes: usize,
+    /// The host role, when this hub runs projects itself (`orrery up`); `None` refuses channel opens as unavailable.
+    pub host: Option<Arc<LocalHost>>,
+    /// Cancelled when the hub shuts down: WebSocket sessions close with "going away" so browsers reconnect elsewhere.
+    pub closing: CancellationToken,
+    /// Origins besides the hub's own whose pages may open `/ws`.
+    pub allowed_origins: Vec<String>,
 }
 
 impl AppState {

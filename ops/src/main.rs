@@ -1,7 +1,9 @@
 //! The `orrery` binary: the one executable an operator runs, with a subcommand per process (`up`, later `hub`, `host`, `local-hub`, `admin`).
 //! This is the only crate that composes the others; every other crate is a library with a `run(config, shutdown)` entry that a subcommand here calls.
 //! It is also the only non-test crate that uses `anyhow`: errors from the libraries arrive here typed and leave as a message and an exit code.
-//! Today: `local-hub` (the per-project server), `--version`, `help`, and an honest `up` (the hub and host are later issues).
+//! Today: `up` (hub + host role on one machine), `hub`, `local-hub`, `--version`, `help`.
+
+mod up;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -18,18 +20,27 @@ orrery: a collaborative cloud workspace
 usage: orrery <command>
 
 commands:
-  up          run Orrery on this machine (not built yet: the hub is a later issue)
-  hub         serve the HTTP API (accounts, sign-in, projects) on an address; see below
+  up          run Orrery on this machine: web app, hub and projects in one process; see below
+  hub         serve the web app, the HTTP API and the WebSocket on an address; see below
   local-hub   serve one project over a Unix socket (started by the host; see below)
   help        print this message
   --version   print the version
+
+orrery up [options]
+  --data DIR            where Orrery keeps its database and projects
+                        (default $ORRERY_DATA, else $XDG_DATA_HOME/orrery, else ~/.local/share/orrery)
+  --port N              port on 127.0.0.1 to serve on; 0 picks a free one (default 8080)
+  --listen ADDR         address and port instead of 127.0.0.1:PORT
+  --idle-timeout SECS   stop a project's local hub after this long unused (default 600)
+  It prints the URL to open, and stops cleanly on SIGTERM or SIGINT.
 
 orrery hub [options]
   --listen ADDR         address and port to listen on (default 127.0.0.1:8080)
   --db PATH             the SQLite metadata file, created if missing (default orrery.db)
   --tls-cert PATH       PEM certificate chain; with --tls-key, serve HTTPS (cookies become Secure)
   --tls-key PATH        PEM private key
-  The browser WebSocket and the web app are not served yet (a later part of the same issue).
+  --data DIR            also run projects on this machine, kept under DIR (otherwise channel opens are refused)
+  --allow-origin URL    another origin whose pages may open the WebSocket (repeatable)
 
 orrery local-hub --project DIR --socket PATH [options]
   --project DIR         the project's directory (required)
@@ -47,7 +58,7 @@ orrery local-hub --project DIR --socket PATH [options]
 enum Command {
     Version,
     Help,
-    Up,
+    Up(up::UpArgs),
     LocalHub(LocalHubArgs),
     Hub(HubArgs),
 }
@@ -59,6 +70,8 @@ struct HubArgs {
     db: Option<PathBuf>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    data: Option<PathBuf>,
+    allow_origins: Vec<String>,
 }
 
 fn parse_hub(args: &mut impl Iterator<Item = OsString>) -> Result<HubArgs> {
@@ -80,6 +93,12 @@ fn parse_hub(args: &mut impl Iterator<Item = OsString>) -> Result<HubArgs> {
             "--db" => parsed.db = Some(PathBuf::from(value)),
             "--tls-cert" => parsed.tls_cert = Some(PathBuf::from(value)),
             "--tls-key" => parsed.tls_key = Some(PathBuf::from(value)),
+            "--data" => parsed.data = Some(PathBuf::from(value)),
+            "--allow-origin" => parsed.allow_origins.push(
+                value
+                    .into_string()
+                    .map_err(|raw| anyhow!("`--allow-origin` {raw:?} is not valid UTF-8"))?,
+            ),
             other => bail!("unknown option `{other}` for hub\n\n{USAGE}"),
         }
     }
@@ -104,6 +123,17 @@ fn hub(args: HubArgs) -> Result<()> {
             key_path,
         });
     }
+    if let Some(data) = args.data {
+        std::fs::create_dir_all(&data)
+            .map_err(|error| anyhow!("creating {}: {error}", data.display()))?;
+        config.host = Some(orrery_hub::host::HostConfig {
+            data: data.canonicalize()?,
+            binary: std::env::current_exe()?,
+            idle_timeout: Duration::from_secs(600),
+            start_timeout: Duration::from_secs(10),
+        });
+    }
+    config.allowed_origins = args.allow_origins;
     init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -240,6 +270,50 @@ fn local_hub(args: LocalHubArgs) -> Result<()> {
     })
 }
 
+fn parse_up(args: &mut impl Iterator<Item = OsString>) -> Result<up::UpArgs> {
+    let mut data = None;
+    let mut port: u16 = 8080;
+    let mut listen = None;
+    let mut idle_timeout = Duration::from_secs(600);
+    while let Some(flag) = args.next() {
+        let flag = flag
+            .into_string()
+            .map_err(|raw| anyhow!("option {raw:?} is not valid UTF-8"))?;
+        let value = args
+            .next()
+            .ok_or_else(|| anyhow!("`{flag}` needs a value\n\n{USAGE}"))?;
+        let text = value.to_str().unwrap_or_default();
+        match flag.as_str() {
+            "--data" => data = Some(PathBuf::from(value)),
+            "--port" => {
+                port = text.parse().map_err(|_| {
+                    anyhow!("`--port` takes a number from 0 to 65535, got {value:?}")
+                })?;
+            }
+            "--listen" => {
+                listen = Some(text.parse().map_err(|_| {
+                    anyhow!("`--listen` takes an address like 127.0.0.1:8080, got {value:?}")
+                })?);
+            }
+            "--idle-timeout" => {
+                let seconds: u64 = text
+                    .parse()
+                    .map_err(|_| anyhow!("`--idle-timeout` takes seconds, got {value:?}"))?;
+                idle_timeout = Duration::from_secs(seconds.max(1));
+            }
+            other => bail!("unknown option `{other}` for up\n\n{USAGE}"),
+        }
+    }
+    Ok(up::UpArgs {
+        data: data.unwrap_or_else(up::default_data),
+        listen: listen.unwrap_or(std::net::SocketAddr::from((
+            std::net::Ipv4Addr::LOCALHOST,
+            port,
+        ))),
+        idle_timeout,
+    })
+}
+
 /// Reads the arguments after the program name; anything unknown is an error that shows the usage.
 fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
     let mut args = args.into_iter();
@@ -252,7 +326,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
     let command = match first.as_str() {
         "--version" | "-V" | "version" => Command::Version,
         "help" | "--help" | "-h" => Command::Help,
-        "up" => Command::Up,
+        "up" => return Ok(Command::Up(parse_up(&mut args)?)),
         "local-hub" => return Ok(Command::LocalHub(parse_local_hub(&mut args)?)),
         "hub" => return Ok(Command::Hub(parse_hub(&mut args)?)),
         other => bail!("unknown command `{other}`\n\n{USAGE}"),
@@ -267,10 +341,7 @@ fn run(command: Command) -> Result<()> {
     match command {
         Command::Version => println!("orrery {}", env!("CARGO_PKG_VERSION")),
         Command::Help => print!("{USAGE}"),
-        Command::Up => bail!(
-            "`orrery up` is not built yet: the hub and host that it starts come in a later issue.\n\
-             What runs today is the sync engine and its benchmark: `tests/bench/run sync`."
-        ),
+        Command::Up(args) => up::up(args)?,
         Command::LocalHub(args) => local_hub(args)?,
         Command::Hub(args) => hub(args)?,
     }
@@ -302,7 +373,6 @@ mod tests {
             (&["-V"], Command::Version),
             (&["help"], Command::Help),
             (&["--help"], Command::Help),
-            (&["up"], Command::Up),
         ] {
             assert_eq!(parse_strs(args).ok(), Some(expected), "args {args:?}");
         }
@@ -393,11 +463,30 @@ mod tests {
     }
 
     #[test]
-    fn up_fails_and_says_the_hub_is_not_built() {
-        let message = match run(Command::Up) {
-            Ok(()) => panic!("`orrery up` succeeded but there is no hub yet"),
-            Err(error) => error.to_string(),
-        };
-        assert!(message.contains("not built yet"), "{message}");
+    fn up_options_parse_and_bad_ones_are_refused() {
+        match parse_strs(&[
+            "up",
+            "--data",
+            "/tmp/o",
+            "--port",
+            "0",
+            "--idle-timeout",
+            "5",
+        ]) {
+            Ok(Command::Up(args)) => {
+                assert_eq!(args.data, PathBuf::from("/tmp/o"));
+                assert_eq!(args.listen, "127.0.0.1:0".parse().unwrap());
+                assert_eq!(args.idle_timeout, Duration::from_secs(5));
+            }
+            other => panic!("{other:?}"),
+        }
+        for args in [
+            &["up", "--port", "70000"][..],
+            &["up", "--port"],
+            &["up", "--listen", "nowhere"],
+            &["up", "--frobnicate", "1"],
+        ] {
+            assert!(parse_strs(args).is_err(), "{args:?} must be refused");
+        }
     }
 }

@@ -1,0 +1,92 @@
+//! `orrery up`: Orrery on one machine in one process: the hub (HTTP API, WebSocket, web app) and the host role
+//! (projects as directories under the data directory, a local hub per open project), with the embedded SQLite store.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use orrery_hub::host::HostConfig;
+use tokio::net::TcpListener;
+
+/// `orrery up` options.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct UpArgs {
+    /// Everything Orrery keeps: `orrery.db`, `projects/`, `run/`.
+    pub data: PathBuf,
+    pub listen: SocketAddr,
+    pub idle_timeout: Duration,
+}
+
+/// Where `orrery up` keeps its data when not told: `$ORRERY_DATA`, else `$XDG_DATA_HOME/orrery`, else
+/// `~/.local/share/orrery`.
+pub(crate) fn default_data() -> PathBuf {
+    if let Some(data) = std::env::var_os("ORRERY_DATA") {
+        return PathBuf::from(data);
+    }
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME") {
+        return PathBuf::from(xdg).join("orrery");
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".local/share/orrery")
+}
+
+pub(crate) fn up(args: UpArgs) -> Result<()> {
+    create_private_dir(&args.data)?;
+    let data = args
+        .data
+        .canonicalize()
+        .with_context(|| format!("reading the data directory {}", args.data.display()))?;
+    let binary = std::env::current_exe().context("finding the orrery executable")?;
+    let config = orrery_hub::Config {
+        listen: args.listen,
+        database: orrery_hub::Database::Sqlite(data.join("orrery.db")),
+        host: Some(HostConfig {
+            data: data.clone(),
+            binary,
+            idle_timeout: args.idle_timeout,
+            start_timeout: Duration::from_secs(10),
+        }),
+        ..orrery_hub::Config::default()
+    };
+    crate::init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let shutdown = crate::shutdown_on_signals();
+        let listener = TcpListener::bind(args.listen).await.map_err(|error| {
+            if error.kind() == std::io::ErrorKind::AddrInUse {
+                anyhow!(
+                    "{} is already in use (another Orrery?); choose another port with --port",
+                    args.listen
+                )
+            } else {
+                anyhow!("cannot listen on {}: {error}", args.listen)
+            }
+        })?;
+        let address = listener.local_addr()?;
+        let hub = orrery_hub::Hub::new(config)
+            .await
+            .map_err(|error| anyhow!("starting the hub: {error}"))?;
+        println!("Orrery is running at http://{address}/");
+        println!("Data: {}", data.display());
+        println!("Stop it with Ctrl-C.");
+        hub.serve(listener, shutdown)
+            .await
+            .map_err(|error| anyhow!("hub: {error}"))
+    })
+}
+
+/// Makes the directory (and its parents) if needed; a new data directory is readable by its owner only.
+fn create_private_dir(path: &PathBuf) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if path.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .with_context(|| format!("creating the data directory {}", path.display()))
+}
