@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 import { Failure, Orrery, Steps, freePort, seconds, show, waitUntil } from './harness.mjs';
+import { checkOpened, checkRefusals, rawOpen } from './wire.mjs';
 
 /** The whole run, browser start to cleanup, stays under three minutes whatever happens. */
 const TOTAL_MS = 175_000;
@@ -250,8 +251,9 @@ await steps.run(6, 'C, not a collaborator, can open neither the project nor its 
     2: { service: 'document', path: FILE, client: 1 },
     3: { service: 'terminal', name: state.terminal ?? 'e2e', size: { rows: 24, cols: 80 } },
   };
-  const outcome = await C.evaluate(rawOpen, { project: state.projectId, channels });
-  checkRefusals(outcome, Object.keys(channels).map(Number));
+  const numbers = Object.keys(channels).map(Number);
+  checkRefusals(await C.evaluate(rawOpen, { project: state.projectId, channels }), numbers, users.C.email);
+  checkOpened(await pages.A.evaluate(rawOpen, { project: state.projectId, channels }), numbers);
 }, { timeoutMs: 25_000, needs: [1] });
 
 const passed = steps.summary();
@@ -470,111 +472,6 @@ async function screenshots(label) {
     if (page.isClosed()) continue;
     await page.screenshot({ path: path.join(options.out, `${label}-${who}.png`), timeout: 5_000 });
   }
-}
-
-// ---- Step 6's raw WebSocket --------------------------------------------------------------------------------------------
-
-/**
- * Runs in C's page: opens the hub's WebSocket with C's sign-in, waits for WELCOME, asks to OPEN each channel, and
- * returns every frame the hub sent within 5 s (or until it answered every channel). Frames are `varint channel` +
- * `u8 kind` + JSON body (hub/src/browser.rs).
- */
-async function rawOpen({ project, channels }) {
-  const OPEN = 0x03;
-  const encoder = new TextEncoder();
-  const decoder = new TextDecoder();
-  const varint = (value) => {
-    const bytes = [];
-    do {
-      let byte = value & 0x7f;
-      value >>>= 7;
-      if (value) byte |= 0x80;
-      bytes.push(byte);
-    } while (value);
-    return bytes;
-  };
-  const encode = (channel, kind, body) =>
-    new Uint8Array([...varint(channel), kind, ...encoder.encode(JSON.stringify(body))]);
-  const decode = (data) => {
-    const bytes = new Uint8Array(data);
-    let channel = 0;
-    let shift = 0;
-    let index = 0;
-    for (;;) {
-      const byte = bytes[index++];
-      channel += (byte & 0x7f) * 2 ** shift;
-      shift += 7;
-      if (!(byte & 0x80)) break;
-    }
-    const kind = bytes[index];
-    const text = decoder.decode(bytes.slice(index + 1));
-    let body = text;
-    try {
-      body = text ? JSON.parse(text) : null;
-    } catch {
-      // Not JSON: kept as text for the report.
-    }
-    return { channel, kind, body };
-  };
-
-  const url = new URL('/ws', location.href);
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  const socket = new WebSocket(url);
-  socket.binaryType = 'arraybuffer';
-  const frames = [];
-  let closed = null;
-  const numbers = Object.keys(channels).map(Number);
-  const answered = () =>
-    numbers.every(
-      (number) =>
-        frames.some((frame) => frame.channel === number && frame.kind === 0x05) &&
-        frames.some((frame) => frame.channel === 0 && frame.kind === 0x06 && frame.body?.channel === number),
-    );
-  await new Promise((resolve) => {
-    const timer = setTimeout(resolve, 5_000);
-    socket.onmessage = (event) => {
-      const frame = decode(event.data);
-      frames.push(frame);
-      if (frames.length === 1 && frame.channel === 0 && frame.kind === 0x02) {
-        for (const number of numbers) socket.send(encode(0, OPEN, { channel: number, project, ...channels[number] }));
-      }
-      if (answered()) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    socket.onclose = (event) => {
-      closed = { code: event.code, reason: event.reason };
-      clearTimeout(timer);
-      resolve();
-    };
-  });
-  socket.close();
-  return { frames, closed };
-}
-
-/** Each channel C asked for must get ERROR `no_project` on that channel, then CLOSE for it on channel 0; nothing opens. */
-function checkRefusals({ frames, closed }, numbers) {
-  const shown = `the hub sent ${show(frames)}${closed ? ` and closed the socket (${show(closed)})` : ''}`;
-  const welcome = frames[0];
-  if (!welcome || welcome.channel !== 0 || welcome.kind !== 0x02) {
-    throw new Failure(`C's WebSocket got no WELCOME first: ${shown}`);
-  }
-  if (welcome.body?.email !== users.C.email) {
-    throw new Failure(`C's WebSocket was welcomed as ${show(welcome.body)}, not as C (${users.C.email})`);
-  }
-  for (const number of numbers) {
-    const errorAt = frames.findIndex((frame) => frame.channel === number && frame.kind === 0x05);
-    if (errorAt < 0) throw new Failure(`the hub sent no ERROR on channel ${number} when C asked to open it: ${shown}`);
-    const code = frames[errorAt].body?.code;
-    if (code !== 'no_project') {
-      throw new Failure(`the ERROR on channel ${number} has code ${show(code)}, not "no_project": ${shown}`);
-    }
-    const closeAt = frames.findIndex((frame, index) => index > errorAt && frame.channel === 0 && frame.kind === 0x06 && frame.body?.channel === number);
-    if (closeAt < 0) throw new Failure(`no CLOSE of channel ${number} on channel 0 followed its ERROR: ${shown}`);
-  }
-  const other = frames.find((frame) => ![0x02, 0x05, 0x06, 0x08].includes(frame.kind) || (frame.channel !== 0 && frame.kind !== 0x05));
-  if (other) throw new Failure(`besides refusing, the hub sent ${show(other)} to C: ${shown}`);
 }
 
 // ---- Options -----------------------------------------------------------------------------------------------------------

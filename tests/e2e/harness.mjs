@@ -50,6 +50,11 @@ export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Resolves to `fallback` after `ms`, without keeping the process alive for it. */
+function timeout(ms, fallback) {
+  return new Promise((resolve) => setTimeout(resolve, ms, fallback).unref());
+}
+
 export function seconds(ms) {
   return `${(ms / 1000).toFixed(1)} s`;
 }
@@ -93,7 +98,11 @@ export class Orrery {
     const args = ['up', '--data', this.dataDir, '--port', String(this.port)];
     log.write(`$ ${this.binary} ${args.join(' ')}\n`);
     // Its own process group, so that the end of the test can remove it and every local hub it started at once.
-    const child = spawn(this.binary, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(this.binary, args, {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     this.process = child;
     const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     child.exited = exited;
@@ -117,7 +126,7 @@ export class Orrery {
     const outcome = await Promise.race([
       ready.then((url) => ({ url })),
       exited.then((status) => ({ status })),
-      sleep(timeoutMs).then(() => ({ timedOut: true })),
+      timeout(timeoutMs, { timedOut: true }),
     ]);
     if (outcome.status) {
       throw new Failure(
@@ -140,7 +149,7 @@ export class Orrery {
       throw new Failure('orrery was not running when the test went to kill it');
     }
     process.kill(child.pid, 'SIGKILL');
-    const status = await Promise.race([child.exited, sleep(5_000).then(() => undefined)]);
+    const status = await Promise.race([child.exited, timeout(5_000, undefined)]);
     if (!status) throw new Failure(`orrery (pid ${child.pid}) was still running 5 s after SIGKILL`);
   }
 
@@ -174,7 +183,8 @@ export class Orrery {
     } catch (error) {
       return `(could not read ${this.logPath}: ${error.message})`;
     }
-    const tail = text.trimEnd().split('\n').slice(-lines);
+    // Colour codes, should a logger write them anyway, would only garble the report.
+    const tail = text.replace(/\x1b\[[0-9;]*m/g, '').trimEnd().split('\n').slice(-lines);
     return `last ${tail.length} lines of ${this.logPath}:\n${tail.map((line) => `  | ${line}`).join('\n')}`;
   }
 }
