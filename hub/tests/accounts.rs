@@ -410,9 +410,19 @@ async fn health_metrics_and_unknown_routes() {
     let health = browser.get("/healthz").await.expect(StatusCode::OK);
     assert_eq!(health.text, "ok");
     browser
-        .get("/no/such/page")
+        .get("/api/no/such/thing")
         .await
         .expect_error(StatusCode::NOT_FOUND, "not_found");
+    // Any other path is the web app's page (it routes itself); the app is embedded in the binary.
+    for path in ["/", "/projects/anything"] {
+        let page = browser.get(path).await.expect(StatusCode::OK);
+        assert!(page.content_type.unwrap().starts_with("text/html"));
+        assert!(page.text.contains("<html") || page.text.contains("web app"), "{}", page.text);
+    }
+    browser
+        .post("/no/such/page", json!({}))
+        .await
+        .expect_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
     browser
         .delete("/api/me")
         .await
