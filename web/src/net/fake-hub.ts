@@ -13,6 +13,8 @@ export class FakeSocket implements SocketLike {
   readonly sent: Frame[] = [];
   closed: { code?: number; reason?: string } | undefined;
   bufferedAmount = 0;
+  /** Called with every frame the page sends, after it is recorded: a test's stand-in for the server's logic. */
+  onSend: ((frame: Frame) => void) | undefined;
 
   constructor(
     readonly url: string,
@@ -22,7 +24,9 @@ export class FakeSocket implements SocketLike {
   send(data: Uint8Array): void {
     if (this.closed !== undefined) throw new Error("send on a closed socket");
     const frame = decodeFrame(data);
-    this.sent.push({ ...frame, body: frame.body.slice() });
+    const copy = { ...frame, body: frame.body.slice() };
+    this.sent.push(copy);
+    this.onSend?.(copy);
   }
 
   close(code?: number, reason?: string): void {
@@ -93,9 +97,12 @@ export class FakeSocket implements SocketLike {
 
 export class FakeHub {
   readonly sockets: FakeSocket[] = [];
+  /** Installed on every new socket. */
+  onSend: ((socket: FakeSocket, frame: Frame) => void) | undefined;
 
   readonly factory: SocketFactory = (url, events) => {
     const socket = new FakeSocket(url, events);
+    socket.onSend = (frame) => this.onSend?.(socket, frame);
     this.sockets.push(socket);
     return socket;
   };
