@@ -147,6 +147,7 @@ export class Channel {
   constructor(
     private readonly connection: Connection,
     readonly project: string,
+    /** What it opens; a terminal updates its size here so a reopen asks for the current one. */
     readonly spec: ServiceSpec,
     private readonly handler: ChannelHandler,
     backoff: BackoffOptions,
