@@ -2,6 +2,11 @@
 //! hub is started on demand as a child process (`orrery local-hub`), reached over its Unix socket, started again if
 //! it died, and left to stop itself when idle.
 //!
+//! Started as root, each project gets its own Unix user (`orrery-` + the first 20 characters of its id without dashes,
+//! made with `useradd` the first time), owning its directory (mode 0700); the local hub drops to that user before it
+//! serves, so projects cannot read each other's files. The data directory is then traversable but not listable (0711).
+//! Started as anyone else, local hubs run as that user.
+//!
 //! This is the narrow interface the ZFS, replication and overlay issues will replace: callers ask for a project's
 //! socket with [`LocalHost::socket_for`] and never see how the project is stored or where its local hub runs.
 
@@ -38,6 +43,8 @@ pub enum HostError {
     StartTimeout(Duration),
     #[error("the local hub exited while starting: {0}")]
     Exited(String),
+    #[error("cannot make the project's Unix user: {0}")]
+    User(String),
 }
 
 /// The local hubs this machine runs.
@@ -109,12 +116,29 @@ impl LocalHost {
     async fn start(&self, project: &str, socket: &Path) -> Result<Child, HostError> {
         let directory = self.project_dir(project)?;
         tokio::fs::create_dir_all(&directory).await?;
-        if let Some(parent) = socket.parent() {
-            tokio::fs::create_dir_all(parent).await?;
+        let socket_folder = socket.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let mut command = Command::new(&self.config.binary);
+        if nix::unistd::geteuid().is_root() {
+            // The local hub makes its socket folder itself, for its user; only the folder above is ours.
+            if let Some(run) = socket_folder.parent() {
+                tokio::fs::create_dir_all(run).await?;
+            }
+            let user = project_user(project);
+            let data = self.config.data.clone();
+            let directory = directory.clone();
+            let name = user.clone();
+            tokio::task::spawn_blocking(move || {
+                give_to_user(&data, &directory, &socket_folder, &name)
+            })
+            .await
+            .map_err(|error| HostError::User(error.to_string()))??;
+            command.arg("local-hub").arg("--user").arg(user);
+        } else {
+            tokio::fs::create_dir_all(&socket_folder).await?;
+            command.arg("local-hub");
         }
         let _ = tokio::fs::remove_file(socket).await;
-        let mut child = Command::new(&self.config.binary)
-            .arg("local-hub")
+        let mut child = command
             .arg("--project")
             .arg(&directory)
             .arg("--socket")
@@ -175,6 +199,87 @@ impl LocalHost {
             }
         }
     }
+}
+
+/// The Unix user a project's local hub runs as when the host runs as root.
+pub fn project_user(project: &str) -> String {
+    let id: String = project.chars().filter(|c| *c != '-').take(20).collect();
+    format!("orrery-{}", id.to_ascii_lowercase())
+}
+
+/// Makes the project's user if it does not exist, and gives it the project's directory (0700); the folders above are
+/// made traversable (0711) so the user can reach its directory without listing anyone else's.
+fn give_to_user(
+    data: &Path,
+    directory: &Path,
+    socket_folder: &Path,
+    name: &str,
+) -> Result<(), HostError> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let user = match nix::unistd::User::from_name(name) {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            let output = std::process::Command::new("useradd")
+                .args([
+                    "--system",
+                    "--user-group",
+                    "--no-create-home",
+                    "--shell",
+                    "/bin/bash",
+                    "--home-dir",
+                ])
+                .arg(directory)
+                .arg(name)
+                .output()
+                .map_err(|error| HostError::User(format!("running useradd: {error}")))?;
+            if !output.status.success() {
+                return Err(HostError::User(format!(
+                    "useradd {name}: {}",
+                    String::from_utf8_lossy(&output.stderr).trim()
+                )));
+            }
+            nix::unistd::User::from_name(name)
+                .ok()
+                .flatten()
+                .ok_or_else(|| HostError::User(format!("{name} was made but cannot be found")))?
+        }
+        Err(error) => return Err(HostError::User(format!("looking up {name}: {error}"))),
+    };
+    for folder in [data.to_path_buf(), data.join("projects"), data.join("run")] {
+        if folder.is_dir() {
+            std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o711))?;
+        }
+    }
+    if let Ok(metadata) = std::fs::symlink_metadata(socket_folder) {
+        // Left by a run without project users: it holds nothing but a stale socket, and the local hub wants its own.
+        if metadata.uid() != user.uid.as_raw() {
+            std::fs::remove_dir_all(socket_folder)?;
+        }
+    }
+    if std::fs::metadata(directory)?.uid() != user.uid.as_raw() {
+        // A new directory, or one made before projects had users: everything in it becomes the user's.
+        chown_tree(directory, user.uid, user.gid)?;
+    }
+    std::fs::set_permissions(directory, std::fs::Permissions::from_mode(0o700))?;
+    Ok(())
+}
+
+fn chown_tree(path: &Path, uid: nix::unistd::Uid, gid: nix::unistd::Gid) -> std::io::Result<()> {
+    // lchown: a symlink in the project is the project's, never what it points at.
+    nix::unistd::fchownat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        Some(uid),
+        Some(gid),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(std::io::Error::from)?;
+    if std::fs::symlink_metadata(path)?.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            chown_tree(&entry?.path(), uid, gid)?;
+        }
+    }
+    Ok(())
 }
 
 /// A project id used as a folder name must be one plain component.

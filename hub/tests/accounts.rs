@@ -417,7 +417,11 @@ async fn health_metrics_and_unknown_routes() {
     for path in ["/", "/projects/anything"] {
         let page = browser.get(path).await.expect(StatusCode::OK);
         assert!(page.content_type.unwrap().starts_with("text/html"));
-        assert!(page.text.contains("<html") || page.text.contains("web app"), "{}", page.text);
+        assert!(
+            page.text.contains("<html") || page.text.contains("web app"),
+            "{}",
+            page.text
+        );
     }
     browser
         .post("/no/such/page", json!({}))

@@ -100,3 +100,62 @@ async fn local_hubs_start_on_demand_restart_and_stop() {
     host.shutdown().await;
     assert!(!socket.exists(), "shutdown stops every local hub");
 }
+
+/// The user ids (real, effective, saved, filesystem) of a process.
+fn uids_of(pid: u32) -> Vec<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("Uid:"))
+        .expect("a Uid line");
+    line.split_whitespace()
+        .skip(1)
+        .map(|id| id.parse().expect("a number"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_root_each_project_runs_as_its_own_user() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test runs the host role as root, so it must run as root (CI and the test machine do)"
+    );
+    let data = tempfile::tempdir().expect("temp dir");
+    let host = LocalHost::new(HostConfig {
+        data: data.path().to_path_buf(),
+        binary: env!("CARGO_BIN_EXE_orrery").into(),
+        idle_timeout: Duration::from_secs(60),
+        start_timeout: Duration::from_secs(20),
+    });
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .subsec_nanos();
+    let projects = [format!("{nanos:08x}aa"), format!("{nanos:08x}bb")];
+    let mut uids = Vec::new();
+    for project in &projects {
+        let socket = host.socket_for(project).await.expect("starts");
+        let name = orrery_hub::host::project_user(project);
+        let user = nix::unistd::User::from_name(&name)
+            .expect("look up")
+            .expect("the host made the project's user");
+        let pid = host.pid_of(project).await.expect("running");
+        assert_eq!(uids_of(pid), [user.uid.as_raw(); 4], "{name}'s local hub");
+        let directory = std::fs::metadata(host.project_dir(project).expect("dir")).expect("dir");
+        assert_eq!(directory.uid(), user.uid.as_raw());
+        assert_eq!(directory.permissions().mode() & 0o777, 0o700);
+        // The host (root) still reaches the local hub.
+        assert!(list_root(&socket).await.is_empty());
+        uids.push(user.uid.as_raw());
+    }
+    assert_ne!(uids[0], uids[1], "two projects share a user");
+    let projects_folder = std::fs::metadata(data.path().join("projects")).expect("projects");
+    assert_eq!(projects_folder.permissions().mode() & 0o777, 0o711);
+    host.shutdown().await;
+    for project in &projects {
+        let _ = std::process::Command::new("userdel")
+            .arg(orrery_hub::host::project_user(project))
+            .status();
+    }
+}
