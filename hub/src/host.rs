@@ -143,6 +143,8 @@ impl LocalHost {
             .arg(&directory)
             .arg("--socket")
             .arg(socket)
+            .arg("--parent")
+            .arg(std::process::id().to_string())
             .arg("--idle-timeout")
             .arg(self.config.idle_timeout.as_secs().max(1).to_string())
             .stdin(Stdio::null())

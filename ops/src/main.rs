@@ -50,6 +50,7 @@ orrery local-hub --project DIR --socket PATH [options]
   --save-delay MS       write a document this long after its last change (default 300)
   --shell PATH          the shell terminals run (default: the user's login shell, else /bin/bash)
   --max-document-bytes N  largest file opened for editing; larger text files open read-only (default 8388608)
+  --parent PID          stop (saving, as on SIGTERM) when process PID, which must be the parent, exits
   It stops cleanly on SIGTERM or SIGINT, saving every document first.
 ";
 
@@ -192,11 +193,13 @@ struct LocalHubArgs {
     save_delay_ms: Option<u64>,
     shell: Option<PathBuf>,
     max_document_bytes: Option<usize>,
+    parent: Option<u32>,
 }
 
 fn parse_local_hub(args: &mut impl Iterator<Item = OsString>) -> Result<LocalHubArgs> {
     let (mut project, mut socket, mut user, mut idle, mut save, mut shell, mut max) =
         (None, None, None, None, None, None, None);
+    let mut parent = None;
     while let Some(flag) = args.next() {
         let flag = flag
             .into_string()
@@ -225,6 +228,12 @@ fn parse_local_hub(args: &mut impl Iterator<Item = OsString>) -> Result<LocalHub
             "--save-delay" => save = Some(number(value()?, &flag)?),
             "--shell" => shell = Some(PathBuf::from(value()?)),
             "--max-document-bytes" => max = Some(number(value()?, &flag)? as usize),
+            "--parent" => {
+                parent = Some(
+                    u32::try_from(number(value()?, &flag)?)
+                        .map_err(|_| anyhow!("`--parent` takes a process id"))?,
+                )
+            }
             other => bail!("unknown option `{other}` for local-hub\n\n{USAGE}"),
         }
     }
@@ -236,6 +245,7 @@ fn parse_local_hub(args: &mut impl Iterator<Item = OsString>) -> Result<LocalHub
         save_delay_ms: save,
         shell,
         max_document_bytes: max,
+        parent,
     })
 }
 
@@ -259,6 +269,15 @@ fn local_hub(args: LocalHubArgs) -> Result<()> {
     init_logging();
     // Privileges are dropped before the runtime starts any thread.
     orrery_local_hub::prepare(&config).map_err(|error| anyhow!("local-hub: {error}"))?;
+    if let Some(parent) = args.parent {
+        // Set after the drop to the project user, which clears it. A host killed without warning must not leave its
+        // local hubs running beside the ones its successor starts: SIGTERM saves every document, then the hub exits.
+        nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+            .map_err(|error| anyhow!("local-hub: cannot follow the parent process: {error}"))?;
+        if nix::unistd::getppid().as_raw() != parent as i32 {
+            bail!("local-hub: the parent process {parent} has already exited");
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

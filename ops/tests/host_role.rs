@@ -99,6 +99,10 @@ async fn local_hubs_start_on_demand_restart_and_stop() {
 
     host.shutdown().await;
     assert!(!socket.exists(), "shutdown stops every local hub");
+    // As root the host made the project a Unix user; it is this test's to remove.
+    let _ = std::process::Command::new("userdel")
+        .arg(orrery_hub::host::project_user("p1"))
+        .status();
 }
 
 /// The user ids (real, effective, saved, filesystem) of a process.
@@ -157,5 +161,56 @@ async fn as_root_each_project_runs_as_its_own_user() {
         let _ = std::process::Command::new("userdel")
             .arg(orrery_hub::host::project_user(project))
             .status();
+    }
+}
+
+#[test]
+fn a_local_hub_stops_when_its_host_is_killed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let project = dir.path().join("project");
+    std::fs::create_dir(&project).expect("project");
+    let socket = dir.path().join("run/hub.sock");
+    let pid_file = dir.path().join("pid");
+    // A stand-in host: a shell that starts the local hub as its child, then is killed with SIGKILL.
+    let script = format!(
+        "{bin} local-hub --project {project} --socket {socket} --parent $$ & echo $! > {pid_file}; sleep 60",
+        bin = env!("CARGO_BIN_EXE_orrery"),
+        project = project.display(),
+        socket = socket.display(),
+        pid_file = pid_file.display(),
+    );
+    let mut host = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .spawn()
+        .expect("sh");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !socket.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the local hub never listened"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let hub: i32 = std::fs::read_to_string(&pid_file)
+        .expect("pid")
+        .trim()
+        .parse()
+        .expect("a pid");
+    let alive = |pid: i32| {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap_or_default()
+                .contains(") Z ")
+    };
+    assert!(alive(hub));
+    host.kill().expect("kill -9 the host");
+    host.wait().expect("reap");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while alive(hub) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the local hub outlived its host by 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
