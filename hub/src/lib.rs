@@ -1,4 +1,6 @@
-//! Orrery's front server: HTTP(S) for accounts, sign-in, projects and collaborators, health and metrics, on axum.
+//! Orrery's front server, on axum: HTTP(S) for accounts, sign-in, projects and collaborators, health and metrics; the
+//! browser WebSocket `/ws` whose channels it authorizes and relays to local hubs ([`browser`] is its protocol); the web
+//! app, embedded in the binary; and, in `orrery up`, the host role on one machine ([`host`]).
 //! It owns sign-in (Argon2id passwords, 256-bit tokens stored hashed in the metadata store so they are valid on every hub,
 //! `HttpOnly; SameSite=Lax` cookies, `Secure` under TLS), login throttling, and the project API whose rules are `db`'s.
 //! It holds no state that is lost when it dies beyond rate-limit budgets and counters; hubs never talk to each other.
@@ -7,12 +9,8 @@
 //! (tests bind `127.0.0.1:0`). Routes are listed in `router.rs`; errors are [`Error`], each with its HTTP status and
 //! answered as `{"error": {"code", "message"}}`.
 //!
-//! Not built yet (the lead's next part): the browser WebSocket `/ws` with its channels, Origin check, frame limits and
-//! relay to local hubs; the host role that starts local hubs; serving the web app's files. They plug into `router.rs`
-//! and reuse `session.rs`'s sign-in check (`SignedIn`).
-//!
-//! Dependencies: `db` for metadata. It must not depend on `local-hub`'s internals: only `orrery_local_hub::protocol`
-//! and `orrery_local_hub::client`, once the relay needs them.
+//! Dependencies: `db` for metadata, and `orrery_local_hub::protocol` for the frames it relays; never `local-hub`'s
+//! internals.
 
 mod account;
 mod assets;
