@@ -1,8 +1,6 @@
-// Placeholder entry point until the web app lands: it only proves the sync engine bundles for the browser.
-import { SyncClient } from "./sync";
+/** The browser app's entry point: styles, then the app on `#app`. */
+import "./styles.css";
+import { App } from "./app/app";
 
-const app = document.querySelector<HTMLElement>("#app");
-if (app !== null) {
-  const client = new SyncClient();
-  app.textContent = `Orrery: sync engine loaded (client synced: ${client.isSynced}).`;
-}
+const root = document.querySelector<HTMLElement>("#app");
+if (root !== null) void new App(root).start();

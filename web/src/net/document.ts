@@ -144,6 +144,11 @@ export class DocumentSession {
     return this.tracked.client.text;
   }
 
+  /** Length of the text in code points. */
+  get length(): number {
+    return this.tracked.client.length;
+  }
+
   get isReady(): boolean {
     return this.ready;
   }

@@ -1,0 +1,251 @@
+/**
+ * One open file: a CodeMirror view bound to a `DocumentSession`, its sync state, collaborators' cursors, notices and
+ * the history panel. Local transactions become code point deltas for the session; remote deltas are dispatched as
+ * transactions marked remote (kept out of undo), so CodeMirror maps the cursor and selection through them.
+ */
+
+import { Annotation, Compartment, EditorState, Transaction } from "@codemirror/state";
+import { EditorView } from "@codemirror/view";
+import type { ChannelEnd, Connection } from "../net/connection";
+import { DocumentSession, type SyncState } from "../net/document";
+import type { FilesSession } from "../net/files";
+import type { SavedDocuments } from "../net/saved-documents";
+import type { PeerPresence } from "../protocol/local-hub";
+import type { Delta } from "../sync";
+import { changesToDelta, deltaToChanges, fromCodePoint, toCodePoint } from "./cm-sync";
+import { h, replaceChildren } from "./dom";
+import { baseExtensions } from "./editor-setup";
+import { describeEnd } from "./errors";
+import { HistoryPanel } from "./history-panel";
+import { languageFor, languageLabel, loadLanguage } from "./languages";
+import { remoteCursors, setRemoteCursors } from "./remote-cursors";
+import { showError } from "./toast";
+import { downloadFile } from "./transfer";
+
+/** Marks transactions that carry others' changes, so they are not sent back. */
+const remote = Annotation.define<boolean>();
+
+const STATE_TEXT: Record<SyncState, string> = {
+  saved: "Saved",
+  syncing: "Saving…",
+  offline: "Offline · your changes are kept here",
+  reconnecting: "Reconnecting… · your changes are kept here",
+};
+
+export interface EditorPaneOptions {
+  connection: Connection;
+  saved: SavedDocuments;
+  files: FilesSession;
+  project: string;
+  path: string;
+}
+
+export class EditorPane {
+  readonly element: HTMLElement;
+  private readonly host: HTMLElement;
+  private readonly body: HTMLElement;
+  private readonly stateBadge: HTMLElement;
+  private readonly notices: HTMLElement;
+  private readonly historyButton: HTMLButtonElement;
+  private view: EditorView | undefined;
+  private session: DocumentSession | undefined;
+  private history: HistoryPanel | undefined;
+  private readonly language = new Compartment();
+  private readonly editable = new Compartment();
+  private readOnly = false;
+  private pendingPeers: PeerPresence[] = [];
+  private destroyed = false;
+
+  constructor(private readonly options: EditorPaneOptions) {
+    const language = languageFor(options.path);
+    this.stateBadge = h("span", { class: "sync-state", testid: "sync-state", data: { state: "syncing" }, text: "Opening…" });
+    this.historyButton = h("button", { class: "button small", testid: "history-button", text: "History", title: "Browse and restore earlier versions", onclick: () => this.toggleHistory() });
+    this.notices = h("div", { class: "editor-notices" });
+    this.host = h("div", { class: "cm-host" }, h("div", { class: "loading", text: "Opening the file…" }));
+    this.body = h("div", { class: "editor-body" }, this.host);
+    this.element = h(
+      "section",
+      { class: "editor-pane", testid: "editor", data: { path: options.path } },
+      h(
+        "div",
+        { class: "pane-toolbar" },
+        h("span", { class: "pane-path", text: options.path, title: options.path }),
+        h("span", { class: "pane-language", text: languageLabel(language) }),
+        h("span", { class: "spacer" }),
+        this.stateBadge,
+        this.historyButton,
+      ),
+      this.notices,
+      this.body,
+    );
+    void this.open(language);
+  }
+
+  get path(): string {
+    return this.options.path;
+  }
+
+  focus(): void {
+    this.view?.focus();
+  }
+
+  /** Saves the unsent state now (the page is going away). */
+  persist(): void {
+    this.session?.persist();
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.history?.destroy();
+    this.session?.close();
+    this.view?.destroy();
+    this.element.remove();
+  }
+
+  private async open(language: ReturnType<typeof languageFor>): Promise<void> {
+    const support = loadLanguage(language).catch(() => undefined);
+    const session = await DocumentSession.open({
+      connection: this.options.connection,
+      saved: this.options.saved,
+      project: this.options.project,
+      path: this.options.path,
+      events: {
+        ready: (text) => this.ready(text, support),
+        remoteChange: (delta) => this.remoteChange(delta),
+        state: (state) => this.showState(state),
+        presences: (peers) => this.showPeers(peers),
+        readOnly: (readOnly) => this.setReadOnly(readOnly),
+        notice: (message, dropped) => this.notice(message, dropped),
+        failed: (end) => this.failed(end),
+      },
+    });
+    if (this.destroyed) {
+      session.close();
+      return;
+    }
+    this.session = session;
+    this.showState(session.state);
+  }
+
+  private ready(text: string, support: Promise<Awaited<ReturnType<typeof loadLanguage>>>): void {
+    if (this.destroyed || this.view !== undefined) return;
+    const state = EditorState.create({
+      doc: text,
+      extensions: [
+        baseExtensions(),
+        this.language.of([]),
+        this.editable.of(this.editableExtensions()),
+        remoteCursors(),
+        EditorView.updateListener.of((update) => {
+          for (const transaction of update.transactions) {
+            if (!transaction.docChanged || transaction.annotation(remote) === true) continue;
+            const session = this.session;
+            if (session === undefined) continue;
+            session.edit(changesToDelta(transaction.changes, transaction.startState.doc, session.length));
+          }
+          if (update.selectionSet || update.docChanged || update.focusChanged) this.sendPresence(update.view);
+        }),
+      ],
+    });
+    this.view = new EditorView({ state, parent: this.host });
+    this.host.querySelector(".loading")?.remove();
+    void support.then((extension) => {
+      if (extension !== undefined && this.view !== undefined) this.view.dispatch({ effects: this.language.reconfigure(extension) });
+    });
+    if (this.pendingPeers.length > 0) this.showPeers(this.pendingPeers);
+  }
+
+  private remoteChange(delta: Delta): void {
+    const view = this.view;
+    if (view === undefined) return;
+    view.dispatch({
+      changes: deltaToChanges(delta, view.state.doc),
+      annotations: [remote.of(true), Transaction.addToHistory.of(false)],
+    });
+  }
+
+  private sendPresence(view: EditorView): void {
+    if (this.session === undefined || !view.hasFocus) return;
+    const { head, anchor } = view.state.selection.main;
+    const doc = view.state.doc;
+    this.session.setPresence(toCodePoint(doc, head), toCodePoint(doc, anchor));
+  }
+
+  private showPeers(peers: PeerPresence[]): void {
+    const view = this.view;
+    if (view === undefined) {
+      this.pendingPeers = peers;
+      return;
+    }
+    const doc = view.state.doc;
+    const cursors = peers.map((peer) => ({
+      id: peer.connection,
+      name: peer.name,
+      color: peer.color,
+      head: fromCodePoint(doc, peer.cursor),
+      anchor: fromCodePoint(doc, peer.anchor),
+    }));
+    view.dispatch({ effects: setRemoteCursors.of(cursors) });
+  }
+
+  private showState(state: SyncState): void {
+    this.stateBadge.dataset.state = state;
+    this.stateBadge.textContent = this.session?.isReady === false && state === "syncing" ? "Opening…" : STATE_TEXT[state];
+  }
+
+  private editableExtensions() {
+    return [EditorState.readOnly.of(this.readOnly), EditorView.editable.of(!this.readOnly)];
+  }
+
+  private setReadOnly(readOnly: boolean): void {
+    if (readOnly === this.readOnly) return;
+    this.readOnly = readOnly;
+    this.view?.dispatch({ effects: this.editable.reconfigure(this.editableExtensions()) });
+    if (readOnly) this.notice("This file is too large to edit in the browser, so it is open read-only.");
+  }
+
+  private notice(message: string, dropped?: string): void {
+    const close = h("button", { class: "notice-close", text: "×", title: "Dismiss" });
+    const notice = h(
+      "div",
+      { class: "notice", attrs: { role: "status" } },
+      h("div", { class: "notice-text", text: message }),
+      dropped !== undefined && dropped !== "" ? h("pre", { class: "notice-dropped", text: dropped }) : null,
+      close,
+    );
+    close.addEventListener("click", () => notice.remove());
+    this.notices.appendChild(notice);
+  }
+
+  private failed(end: ChannelEnd): void {
+    if (end.by === "connection-closed") return;
+    this.view?.destroy();
+    this.view = undefined;
+    this.historyButton.disabled = true;
+    const message = describeEnd(end);
+    showError(`${this.options.path}: ${message}`);
+    const canDownload = end.by === "refused" && (end.code === "binary" || end.code === "too_large_to_edit");
+    replaceChildren(
+      this.host,
+      h(
+        "div",
+        { class: "pane-message" },
+        h("p", { text: message }),
+        canDownload ? h("button", { class: "button", text: "Download", onclick: () => void downloadFile(this.options.files, this.options.path) }) : null,
+      ),
+    );
+  }
+
+  private toggleHistory(): void {
+    if (this.history !== undefined) {
+      this.history.destroy();
+      this.history = undefined;
+      this.historyButton.classList.remove("active");
+      return;
+    }
+    if (this.session === undefined) return;
+    this.history = new HistoryPanel(this.session, () => this.toggleHistory());
+    this.historyButton.classList.add("active");
+    this.body.appendChild(this.history.element);
+  }
+}

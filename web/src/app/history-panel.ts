@@ -1,0 +1,193 @@
+/**
+ * The history of one document, beside its editor: every recorded version (newest first), what a version changed or
+ * how it differs from now as a line diff, and revert, which makes the text what it was as a new version (so a revert
+ * can itself be reverted).
+ */
+
+import type { DocumentSession } from "../net/document";
+import type { Version } from "../protocol/local-hub";
+import { hunks, diffLines, type DiffRow } from "./diff";
+import { h, relativeTime, replaceChildren } from "./dom";
+import { describeError } from "./errors";
+import { showError, showInfo } from "./toast";
+
+type Mode = "changes" | "now";
+
+export class HistoryPanel {
+  readonly element: HTMLElement;
+  private readonly list: HTMLElement;
+  private readonly detail: HTMLElement;
+  private readonly revertButton: HTMLButtonElement;
+  private readonly modeButtons: Record<Mode, HTMLButtonElement>;
+  private versions: Version[] = [];
+  private selected: number | undefined;
+  private mode: Mode = "changes";
+  /** Texts fetched so far, by version. */
+  private readonly texts = new Map<number, string>();
+  private destroyed = false;
+
+  constructor(
+    private readonly session: DocumentSession,
+    onClose: () => void,
+  ) {
+    this.list = h("ol", { class: "history-list", attrs: { "aria-label": "Versions" } });
+    this.detail = h("div", { class: "history-detail" }, h("p", { class: "muted", text: "Choose a version to see what changed." }));
+    this.revertButton = h("button", { class: "button primary small", testid: "history-revert", text: "Restore this version", disabled: true, onclick: () => void this.revert() });
+    this.modeButtons = {
+      changes: h("button", { class: "segment active", text: "Changes in it", onclick: () => this.setMode("changes") }),
+      now: h("button", { class: "segment", text: "Compared with now", onclick: () => this.setMode("now") }),
+    };
+    this.element = h(
+      "aside",
+      { class: "history-panel", testid: "history-panel", attrs: { "aria-label": "History" } },
+      h(
+        "div",
+        { class: "history-header" },
+        h("h3", { text: "History" }),
+        h("button", { class: "button small ghost", testid: "history-close", text: "Close", onclick: onClose }),
+      ),
+      this.list,
+      h("div", { class: "history-actions" }, h("div", { class: "segments" }, this.modeButtons.changes, this.modeButtons.now), this.revertButton),
+      this.detail,
+    );
+    void this.refresh();
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.element.remove();
+  }
+
+  private async refresh(): Promise<void> {
+    replaceChildren(this.list, h("li", { class: "muted", text: "Loading…" }));
+    try {
+      const response = await this.session.history({ op: "list" });
+      if (this.destroyed || response.op !== "list") return;
+      this.versions = [...response.versions].sort((a, b) => b.version - a.version);
+      this.texts.clear();
+      this.renderList();
+    } catch (error) {
+      if (this.destroyed) return;
+      replaceChildren(this.list, h("li", { class: "muted", text: describeError(error) }));
+    }
+  }
+
+  private renderList(): void {
+    if (this.versions.length === 0) {
+      replaceChildren(this.list, h("li", { class: "muted", text: "No changes recorded yet." }));
+      return;
+    }
+    const latest = this.versions[0]!.version;
+    replaceChildren(
+      this.list,
+      this.versions.map((version) =>
+        h(
+          "li",
+          {},
+          h(
+            "button",
+            {
+              class: version.version === this.selected ? "history-entry selected" : "history-entry",
+              testid: "history-entry",
+              data: { version: version.version, selected: version.version === this.selected },
+              onclick: () => void this.select(version.version),
+            },
+            h("span", { class: "history-version", text: `Version ${version.version}${version.version === latest ? " (current)" : ""}` }),
+            h("span", { class: "history-meta", text: `${version.author} · ${relativeTime(version.time_ms)}`, title: new Date(version.time_ms).toLocaleString() }),
+          ),
+        ),
+      ),
+    );
+  }
+
+  private async text(version: number): Promise<string> {
+    const known = this.texts.get(version);
+    if (known !== undefined) return known;
+    const response = await this.session.history({ op: "fetch", version });
+    if (response.op !== "fetch") throw new Error("The server answered with something else.");
+    this.texts.set(version, response.text);
+    return response.text;
+  }
+
+  private async select(version: number): Promise<void> {
+    this.selected = version;
+    this.renderList();
+    this.revertButton.disabled = false;
+    await this.showDiff();
+  }
+
+  private setMode(mode: Mode): void {
+    this.mode = mode;
+    this.modeButtons.changes.classList.toggle("active", mode === "changes");
+    this.modeButtons.now.classList.toggle("active", mode === "now");
+    void this.showDiff();
+  }
+
+  private async showDiff(): Promise<void> {
+    const version = this.selected;
+    if (version === undefined) return;
+    replaceChildren(this.detail, h("p", { class: "muted", text: "Loading…" }));
+    try {
+      let before: string;
+      let after: string;
+      let caption: string;
+      if (this.mode === "changes") {
+        [before, after] = await Promise.all([this.text(Math.max(0, version - 1)), this.text(version)]);
+        caption = `What version ${version} changed`;
+      } else {
+        before = await this.text(version);
+        after = this.session.text;
+        caption = `From version ${version} to the text now`;
+      }
+      if (this.destroyed || this.selected !== version) return;
+      this.renderDiff(caption, before, after);
+    } catch (error) {
+      if (!this.destroyed) replaceChildren(this.detail, h("p", { class: "muted", text: describeError(error) }));
+    }
+  }
+
+  private renderDiff(caption: string, before: string, after: string): void {
+    const lines = diffLines(before, after);
+    if (lines === undefined) {
+      replaceChildren(this.detail, h("p", { class: "muted", text: `${caption}: too many lines changed to show here.` }));
+      return;
+    }
+    const rows = hunks(lines);
+    const changed = lines.some((line) => line.kind !== "same");
+    replaceChildren(
+      this.detail,
+      h("p", { class: "history-caption", text: caption }),
+      changed ? h("div", { class: "diff", testid: "history-diff" }, rows.map(renderRow)) : h("p", { class: "muted", text: "No differences." }),
+    );
+  }
+
+  private async revert(): Promise<void> {
+    const version = this.selected;
+    if (version === undefined) return;
+    this.revertButton.disabled = true;
+    try {
+      const response = await this.session.history({ op: "revert", version });
+      if (response.op === "revert") showInfo(`Restored version ${version} (saved as version ${response.new_version})`);
+      await this.refresh();
+      this.selected = undefined;
+      this.renderList();
+      replaceChildren(this.detail, h("p", { class: "muted", text: "Choose a version to see what changed." }));
+    } catch (error) {
+      showError(`Could not restore version ${version}: ${describeError(error)}`);
+      this.revertButton.disabled = false;
+    }
+  }
+}
+
+function renderRow(row: DiffRow): HTMLElement {
+  if (row.kind === "skipped") return h("div", { class: "diff-row diff-skipped", text: `⋯ ${row.count} unchanged line${row.count === 1 ? "" : "s"}` });
+  const sign = row.kind === "added" ? "+" : row.kind === "removed" ? "−" : " ";
+  return h(
+    "div",
+    { class: `diff-row diff-${row.kind}` },
+    h("span", { class: "diff-number", text: row.oldLine === undefined ? "" : String(row.oldLine) }),
+    h("span", { class: "diff-number", text: row.newLine === undefined ? "" : String(row.newLine) }),
+    h("span", { class: "diff-sign", text: sign }),
+    h("span", { class: "diff-text", text: row.text }),
+  );
+}

@@ -1,0 +1,269 @@
+/**
+ * A project: the file tree on the left, tabs of open files and terminals on the right. Panes stay alive while their
+ * tab is open (switching tabs does not reopen a document or a terminal). The open tabs are remembered per project,
+ * so a reload brings them back; the route says which one is in front.
+ */
+
+import { FilesSession } from "../net/files";
+import type { AppContext } from "./context";
+import { persistHooks } from "./context";
+import { h, replaceChildren } from "./dom";
+import { EditorPane } from "./editor-pane";
+import { describeError } from "./errors";
+import { FileTree, icon } from "./file-tree";
+import { navigate, type Route } from "./router";
+import { TerminalPane } from "./terminal-pane";
+import { showError } from "./toast";
+
+type TabKey = { kind: "file"; path: string } | { kind: "terminal"; name: string };
+
+interface Tab {
+  key: TabKey;
+  pane: EditorPane | TerminalPane;
+  element: HTMLElement;
+}
+
+function sameKey(a: TabKey, b: TabKey): boolean {
+  return a.kind === b.kind && (a.kind === "file" ? a.path === (b as typeof a).path : a.name === (b as { name: string }).name);
+}
+
+function routeOf(project: string, key: TabKey): Route {
+  return key.kind === "file" ? { page: "project", project, file: key.path } : { page: "project", project, terminal: key.name };
+}
+
+export class ProjectView {
+  readonly element: HTMLElement;
+  private readonly files: FilesSession;
+  private readonly tree: FileTree;
+  private readonly tabBar: HTMLElement;
+  private readonly panes: HTMLElement;
+  private readonly empty: HTMLElement;
+  private tabs: Tab[] = [];
+  private active: Tab | undefined;
+  private title = "";
+  private readonly persist = () => {
+    for (const tab of this.tabs) if (tab.pane instanceof EditorPane) tab.pane.persist();
+  };
+
+  constructor(
+    private readonly context: AppContext,
+    readonly project: string,
+  ) {
+    this.files = new FilesSession(context.connection, project);
+    this.tree = new FileTree({
+      files: this.files,
+      storageKey: `orrery.tree.v1/${context.account.id}/${project}`,
+      openFile: (path) => navigate({ page: "project", project, file: path }),
+      newTerminal: () => this.newTerminal(),
+      renamed: (from, to) => this.renamed(from, to),
+      deleted: (path) => this.deleted(path),
+    });
+    this.tabBar = h("div", { class: "tab-bar", attrs: { role: "tablist" } });
+    this.empty = h(
+      "div",
+      { class: "pane-empty" },
+      h("div", { class: "pane-empty-inner" }, icon("file"), h("h2", { text: "Open a file to start" }), h("p", { text: "Pick a file on the left, create one, or open a terminal. Everyone in the project sees changes as they happen." })),
+    );
+    this.panes = h("div", { class: "panes" }, this.empty);
+    this.element = h("main", { class: "project-page" }, this.tree.element, h("div", { class: "workspace" }, this.tabBar, this.panes));
+    context.setBreadcrumb([{ text: "Projects", href: "#/" }, "…"]);
+    persistHooks.add(this.persist);
+    void this.loadTitle();
+    for (const key of this.loadTabs()) this.openTab(key);
+    this.renderTabs();
+  }
+
+  /** Shows what the route asks for. */
+  route(route: Route & { page: "project" }): void {
+    let key: TabKey | undefined;
+    if (route.file !== undefined) key = { kind: "file", path: route.file };
+    else if (route.terminal !== undefined) key = { kind: "terminal", name: route.terminal };
+    if (key === undefined) {
+      // The project itself: bring back the tab that was in front, if any.
+      const last = this.loadActive();
+      const tab = this.tabs.find((candidate) => last !== undefined && sameKey(candidate.key, last)) ?? this.tabs[0];
+      if (tab !== undefined) navigate(routeOf(this.project, tab.key), { replace: true });
+      else this.activate(undefined);
+      return;
+    }
+    this.activate(this.openTab(key));
+  }
+
+  destroy(): void {
+    this.persist();
+    persistHooks.delete(this.persist);
+    for (const tab of this.tabs) tab.pane.destroy();
+    this.tabs = [];
+    this.tree.destroy();
+    this.files.close();
+    this.element.remove();
+  }
+
+  private async loadTitle(): Promise<void> {
+    try {
+      const project = await this.context.api.project(this.project);
+      this.title = project.title;
+      this.context.setBreadcrumb([{ text: "Projects", href: "#/" }, project.title]);
+      document.title = `${project.title} · Orrery`;
+    } catch (error) {
+      this.context.setBreadcrumb([{ text: "Projects", href: "#/" }, "Unknown project"]);
+      showError(describeError(error));
+    }
+  }
+
+  private openTab(key: TabKey): Tab {
+    const existing = this.tabs.find((tab) => sameKey(tab.key, key));
+    if (existing !== undefined) return existing;
+    const pane =
+      key.kind === "file"
+        ? new EditorPane({ connection: this.context.connection, saved: this.context.saved, files: this.files, project: this.project, path: key.path })
+        : new TerminalPane(this.context.connection, this.project, key.name);
+    pane.element.hidden = true;
+    this.panes.appendChild(pane.element);
+    const tab: Tab = { key, pane, element: h("div") };
+    this.tabs.push(tab);
+    this.saveTabs();
+    this.renderTabs();
+    return tab;
+  }
+
+  private activate(tab: Tab | undefined): void {
+    this.active = tab;
+    for (const other of this.tabs) other.pane.element.hidden = other !== tab;
+    this.empty.hidden = tab !== undefined;
+    if (tab !== undefined) {
+      if (tab.pane instanceof TerminalPane) {
+        tab.pane.attached();
+        tab.pane.shown();
+      }
+      tab.pane.focus();
+      this.saveActive(tab.key);
+      document.title = `${tab.key.kind === "file" ? tab.key.path.split("/").pop() : tab.key.name} · ${this.title || "Orrery"}`;
+    }
+    this.tree.setActive(tab?.key.kind === "file" ? tab.key.path : undefined);
+    this.renderTabs();
+  }
+
+  private closeTab(tab: Tab): void {
+    const index = this.tabs.indexOf(tab);
+    if (index < 0) return;
+    tab.pane.destroy();
+    this.tabs.splice(index, 1);
+    this.saveTabs();
+    if (this.active === tab) {
+      const next = this.tabs[index] ?? this.tabs[index - 1];
+      this.active = undefined;
+      navigate(next !== undefined ? routeOf(this.project, next.key) : { page: "project", project: this.project }, { replace: true });
+      if (next === undefined) this.activate(undefined);
+    }
+    this.renderTabs();
+  }
+
+  private renderTabs(): void {
+    for (const tab of this.tabs) {
+      const label = tab.key.kind === "file" ? (tab.key.path.split("/").pop() ?? tab.key.path) : tab.key.name;
+      const isActive = tab === this.active;
+      const close = h("button", {
+        class: "tab-close",
+        title: "Close tab",
+        attrs: { "aria-label": `Close ${label}` },
+        text: "×",
+        onclick: (event) => {
+          event.stopPropagation();
+          this.closeTab(tab);
+        },
+      });
+      tab.element = h(
+        "div",
+        {
+          class: isActive ? "tab active" : "tab",
+          testid: "tab",
+          data: tab.key.kind === "file" ? { path: tab.key.path, active: isActive } : { terminal: tab.key.name, active: isActive },
+          attrs: { role: "tab", "aria-selected": String(isActive), tabindex: 0, title: tab.key.kind === "file" ? tab.key.path : `Terminal ${tab.key.name}` },
+          onclick: () => navigate(routeOf(this.project, tab.key)),
+        },
+        icon(tab.key.kind === "file" ? "file" : "terminal"),
+        h("span", { class: "tab-label", text: label }),
+        close,
+      );
+    }
+    replaceChildren(this.tabBar, this.tabs.map((tab) => tab.element));
+  }
+
+  private newTerminal(): void {
+    const taken = new Set(this.tabs.filter((tab) => tab.key.kind === "terminal").map((tab) => (tab.key as { name: string }).name));
+    let number = 1;
+    while (taken.has(`terminal-${number}`)) number++;
+    navigate({ page: "project", project: this.project, terminal: `terminal-${number}` });
+  }
+
+  private renamed(from: string, to: string): void {
+    const wasActive = this.active?.key;
+    for (const tab of [...this.tabs]) {
+      if (tab.key.kind !== "file") continue;
+      const path = tab.key.path;
+      if (path !== from && !path.startsWith(`${from}/`)) continue;
+      const moved = to + path.slice(from.length);
+      const active = tab === this.active;
+      this.closeTabQuietly(tab);
+      const reopened = this.openTab({ kind: "file", path: moved });
+      if (active) navigate(routeOf(this.project, reopened.key), { replace: true });
+    }
+    if (wasActive === undefined) this.renderTabs();
+  }
+
+  private deleted(path: string): void {
+    for (const tab of [...this.tabs]) {
+      if (tab.key.kind === "file" && (tab.key.path === path || tab.key.path.startsWith(`${path}/`))) this.closeTab(tab);
+    }
+  }
+
+  /** Closes a tab without moving to another (a rename reopens it under its new name). */
+  private closeTabQuietly(tab: Tab): void {
+    tab.pane.destroy();
+    this.tabs.splice(this.tabs.indexOf(tab), 1);
+    if (this.active === tab) this.active = undefined;
+    this.saveTabs();
+  }
+
+  private storageKey(what: string): string {
+    return `orrery.${what}.v1/${this.context.account.id}/${this.project}`;
+  }
+
+  private loadTabs(): TabKey[] {
+    try {
+      const value = JSON.parse(localStorage.getItem(this.storageKey("tabs")) ?? "[]") as unknown;
+      if (!Array.isArray(value)) return [];
+      return value.filter(
+        (key): key is TabKey =>
+          typeof key === "object" && key !== null && ((key.kind === "file" && typeof key.path === "string") || (key.kind === "terminal" && typeof key.name === "string")),
+      );
+    } catch {
+      return [];
+    }
+  }
+
+  private saveTabs(): void {
+    try {
+      localStorage.setItem(this.storageKey("tabs"), JSON.stringify(this.tabs.map((tab) => tab.key)));
+    } catch {
+      // Only a convenience.
+    }
+  }
+
+  private loadActive(): TabKey | undefined {
+    try {
+      return (JSON.parse(localStorage.getItem(this.storageKey("active")) ?? "null") as TabKey | null) ?? undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private saveActive(key: TabKey): void {
+    try {
+      localStorage.setItem(this.storageKey("active"), JSON.stringify(key));
+    } catch {
+      // Only a convenience.
+    }
+  }
+}
