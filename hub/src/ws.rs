@@ -30,6 +30,10 @@ use upstream::{Channels, Ended, Relay, Upstream};
 /// Frames waiting to be written to one browser; a slow browser holds its local hub readers back, no one else.
 const OUTGOING_QUEUE: usize = 256;
 
+/// Bytes read from a socket at a time, and written before a flush; small enough that idle sockets stay cheap.
+const READ_BUFFER: usize = 8 * 1024;
+const WRITE_BUFFER: usize = 16 * 1024;
+
 /// `GET /ws`.
 pub(crate) async fn upgrade(
     State(state): State<AppState>,
@@ -43,6 +47,9 @@ pub(crate) async fn upgrade(
         .hash();
     let limit = 2 * browser::MAX_MESSAGE;
     Ok(upgrade
+        // The default 128 KiB read buffer per socket would dwarf everything else an idle socket holds.
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| run(socket, state, signed_in.account, token)))

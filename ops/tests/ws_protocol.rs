@@ -365,6 +365,18 @@ async fn collaborators_share_documents_and_terminals_through_the_hub() {
     a.send_json(0, kind::CLOSE, json!({"channel": 2})).await;
     a.open(2, &project, json!({"service": "files"})).await;
     a.ping().await;
+
+    // What went through shows in the metrics.
+    let metrics = ann.get("/metrics").await.expect(StatusCode::OK).text;
+    for line in [
+        "orrery_hub_ws_connections_total 2\n",
+        "orrery_hub_ws_connections 2\n",
+        "orrery_hub_ws_channels_opened_total 5\n",
+        "orrery_hub_ws_channels 4\n",
+        "orrery_hub_local_hub_starts_total 1\n",
+    ] {
+        assert!(metrics.contains(line), "missing {line:?} in\n{metrics}");
+    }
     hub.stop().await;
 }
 
