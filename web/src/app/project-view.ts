@@ -9,6 +9,7 @@ import type { AppContext } from "./context";
 import { persistHooks } from "./context";
 import { h, replaceChildren } from "./dom";
 import { EditorPane } from "./editor-pane";
+import { prompt } from "./dialog";
 import { describeError } from "./errors";
 import { FileTree, icon } from "./file-tree";
 import { navigate, type Route } from "./router";
@@ -33,14 +34,19 @@ function routeOf(project: string, key: TabKey): Route {
 
 export class ProjectView {
   readonly element: HTMLElement;
-  private readonly files: FilesSession;
-  private readonly tree: FileTree;
+  /** Set once the hub confirmed this account may open the project; nothing of it is shown before. */
+  private files: FilesSession | undefined;
+  private tree: FileTree | undefined;
   private readonly tabBar: HTMLElement;
   private readonly panes: HTMLElement;
   private readonly empty: HTMLElement;
   private tabs: Tab[] = [];
   private active: Tab | undefined;
   private title = "";
+  /** The route to show once the project is loaded. */
+  private pending: (Route & { page: "project" }) | undefined;
+  private state: "loading" | "ready" | "failed" = "loading";
+  private destroyed = false;
   private readonly persist = () => {
     for (const tab of this.tabs) if (tab.pane instanceof EditorPane) tab.pane.persist();
   };
@@ -49,15 +55,6 @@ export class ProjectView {
     private readonly context: AppContext,
     readonly project: string,
   ) {
-    this.files = new FilesSession(context.connection, project);
-    this.tree = new FileTree({
-      files: this.files,
-      storageKey: `orrery.tree.v1/${context.account.id}/${project}`,
-      openFile: (path) => navigate({ page: "project", project, file: path }),
-      newTerminal: () => this.newTerminal(),
-      renamed: (from, to) => this.renamed(from, to),
-      deleted: (path) => this.deleted(path),
-    });
     this.tabBar = h("div", { class: "tab-bar", attrs: { role: "tablist" } });
     this.empty = h(
       "div",
@@ -65,16 +62,19 @@ export class ProjectView {
       h("div", { class: "pane-empty-inner" }, icon("file"), h("h2", { text: "Open a file to start" }), h("p", { text: "Pick a file on the left, create one, or open a terminal. Everyone in the project sees changes as they happen." })),
     );
     this.panes = h("div", { class: "panes" }, this.empty);
-    this.element = h("main", { class: "project-page" }, this.tree.element, h("div", { class: "workspace" }, this.tabBar, this.panes));
+    this.element = h("main", { class: "project-page" }, h("div", { class: "loading", text: "Opening the project…" }));
     context.setBreadcrumb([{ text: "Projects", href: "#/" }, "…"]);
     persistHooks.add(this.persist);
-    void this.loadTitle();
-    for (const key of this.loadTabs()) this.openTab(key);
-    this.renderTabs();
+    void this.load();
   }
 
-  /** Shows what the route asks for. */
+  /** Shows what the route asks for (once the project is loaded). */
   route(route: Route & { page: "project" }): void {
+    if (this.state === "loading") {
+      this.pending = route;
+      return;
+    }
+    if (this.state === "failed") return;
     let key: TabKey | undefined;
     if (route.file !== undefined) key = { kind: "file", path: route.file };
     else if (route.terminal !== undefined) key = { kind: "terminal", name: route.terminal };
@@ -90,25 +90,57 @@ export class ProjectView {
   }
 
   destroy(): void {
+    this.destroyed = true;
     this.persist();
     persistHooks.delete(this.persist);
     for (const tab of this.tabs) tab.pane.destroy();
     this.tabs = [];
-    this.tree.destroy();
-    this.files.close();
+    this.tree?.destroy();
+    this.files?.close();
     this.element.remove();
   }
 
-  private async loadTitle(): Promise<void> {
+  /** Asks the hub whether this account may open the project; only then opens its files and tabs. */
+  private async load(): Promise<void> {
+    let title: string;
     try {
-      const project = await this.context.api.project(this.project);
-      this.title = project.title;
-      this.context.setBreadcrumb([{ text: "Projects", href: "#/" }, project.title]);
-      document.title = `${project.title} · Orrery`;
+      title = (await this.context.api.project(this.project)).title;
     } catch (error) {
-      this.context.setBreadcrumb([{ text: "Projects", href: "#/" }, "Unknown project"]);
+      if (this.destroyed) return;
+      this.state = "failed";
+      this.context.setBreadcrumb([{ text: "Projects", href: "#/" }, "Project not available"]);
+      this.element.replaceChildren(
+        h(
+          "div",
+          { class: "pane-message" },
+          h("h2", { text: "This project can't be opened" }),
+          h("p", { text: describeError(error) }),
+          h("p", {}, h("a", { attrs: { href: "#/" }, text: "Back to your projects" })),
+        ),
+      );
       showError(describeError(error));
+      return;
     }
+    if (this.destroyed) return;
+    this.title = title;
+    this.state = "ready";
+    this.context.setBreadcrumb([{ text: "Projects", href: "#/" }, title]);
+    document.title = `${title} · Orrery`;
+    const project = this.project;
+    this.files = new FilesSession(this.context.connection, project);
+    this.tree = new FileTree({
+      files: this.files,
+      storageKey: `orrery.tree.v1/${this.context.account.id}/${project}`,
+      openFile: (path) => navigate({ page: "project", project, file: path }),
+      newTerminal: () => void this.newTerminal(),
+      renamed: (from, to) => this.renamed(from, to),
+      deleted: (path) => this.deleted(path),
+    });
+    this.element.replaceChildren(this.tree.element, h("div", { class: "workspace" }, this.tabBar, this.panes));
+    for (const key of this.loadTabs()) this.openTab(key);
+    this.renderTabs();
+    this.route(this.pending ?? { page: "project", project });
+    this.pending = undefined;
   }
 
   private openTab(key: TabKey): Tab {
@@ -116,7 +148,7 @@ export class ProjectView {
     if (existing !== undefined) return existing;
     const pane =
       key.kind === "file"
-        ? new EditorPane({ connection: this.context.connection, saved: this.context.saved, files: this.files, project: this.project, path: key.path })
+        ? new EditorPane({ connection: this.context.connection, saved: this.context.saved, files: this.files!, project: this.project, path: key.path })
         : new TerminalPane(this.context.connection, this.project, key.name);
     pane.element.hidden = true;
     this.panes.appendChild(pane.element);
@@ -140,7 +172,7 @@ export class ProjectView {
       this.saveActive(tab.key);
       document.title = `${tab.key.kind === "file" ? tab.key.path.split("/").pop() : tab.key.name} · ${this.title || "Orrery"}`;
     }
-    this.tree.setActive(tab?.key.kind === "file" ? tab.key.path : undefined);
+    this.tree?.setActive(tab?.key.kind === "file" ? tab.key.path : undefined);
     this.renderTabs();
   }
 
@@ -190,11 +222,24 @@ export class ProjectView {
     replaceChildren(this.tabBar, this.tabs.map((tab) => tab.element));
   }
 
-  private newTerminal(): void {
+  /**
+   * Asks for a terminal's name: everyone who opens the same name shares one shell, so naming it is how a terminal is
+   * shared ("terminal-1" is suggested, and a collaborator's first terminal gets the same suggestion).
+   */
+  private async newTerminal(): Promise<void> {
     const taken = new Set(this.tabs.filter((tab) => tab.key.kind === "terminal").map((tab) => (tab.key as { name: string }).name));
     let number = 1;
     while (taken.has(`terminal-${number}`)) number++;
-    navigate({ page: "project", project: this.project, terminal: `terminal-${number}` });
+    const name = await prompt({
+      title: "Open a terminal",
+      label: "Terminal name. Everyone in the project who opens the same name shares it.",
+      value: `terminal-${number}`,
+      okText: "Open",
+      submit: (value) => {
+        if (value.length > 100 || /[\u0000-\u001f\u007f]/.test(value)) throw new Error("Use a shorter name without special characters.");
+      },
+    });
+    if (name !== undefined) navigate({ page: "project", project: this.project, terminal: name });
   }
 
   private renamed(from: string, to: string): void {
