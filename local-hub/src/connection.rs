@@ -44,6 +44,12 @@ enum ChannelState {
     Files(FileChannel),
 }
 
+/// The inode of the socket file at `path`, to tell our socket from a successor's.
+fn socket_inode(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).ok().map(|metadata| metadata.ino())
+}
+
 pub async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
     let root = config
         .project
@@ -59,6 +65,7 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), Er
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(&config.socket, std::fs::Permissions::from_mode(0o600));
     }
+    let bound = socket_inode(&config.socket);
     let activity = Arc::new(Activity::default());
     let terminals = Terminals::new(
         TerminalConfig {
@@ -101,7 +108,10 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), Er
         }
     }
     drop(listener);
-    let _ = std::fs::remove_file(&config.socket);
+    // Only our own socket: a successor may already be listening at the same path while this hub finishes saving.
+    if bound.is_some() && socket_inode(&config.socket) == bound {
+        let _ = std::fs::remove_file(&config.socket);
+    }
     closing.cancel();
     connections.close();
     let finished = async {
