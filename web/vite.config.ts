@@ -1,6 +1,23 @@
 import { defineConfig } from "vitest/config";
 
+/** `npm run dev` serves the app with hot reload and forwards the API and the WebSocket to a running `orrery up`. */
+const hub = process.env.ORRERY_URL ?? "http://127.0.0.1:8090";
+
 export default defineConfig({
+  server: {
+    proxy: {
+      "/api": { target: hub, changeOrigin: true },
+      "/ws": {
+        target: hub,
+        ws: true,
+        changeOrigin: true,
+        // The hub refuses WebSocket upgrades from other origins; through this proxy the page is its own.
+        configure: (proxy) => {
+          proxy.on("proxyReqWs", (request) => request.setHeader("Origin", hub));
+        },
+      },
+    },
+  },
   build: {
     outDir: "dist",
     target: "es2022",

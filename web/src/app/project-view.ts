@@ -4,6 +4,7 @@
  * so a reload brings them back; the route says which one is in front.
  */
 
+import { ApiError } from "../net/api";
 import { FilesSession } from "../net/files";
 import type { AppContext } from "./context";
 import { persistHooks } from "./context";
@@ -108,17 +109,21 @@ export class ProjectView {
     } catch (error) {
       if (this.destroyed) return;
       this.state = "failed";
+      const message =
+        error instanceof ApiError && error.status === 404
+          ? "This project does not exist, or you are not one of its collaborators. Ask its owner to invite you."
+          : describeError(error);
       this.context.setBreadcrumb([{ text: "Projects", href: "#/" }, "Project not available"]);
       this.element.replaceChildren(
         h(
           "div",
           { class: "pane-message" },
           h("h2", { text: "This project can't be opened" }),
-          h("p", { text: describeError(error) }),
+          h("p", { text: message }),
           h("p", {}, h("a", { attrs: { href: "#/" }, text: "Back to your projects" })),
         ),
       );
-      showError(describeError(error));
+      showError(message);
       return;
     }
     if (this.destroyed) return;

@@ -342,6 +342,8 @@ export class DocumentSession {
 
   private interrupted(): void {
     this.clearRetransmit();
+    // Others' cursors are stale until the channel is back and they are sent again.
+    this.options.events.presences([]);
     this.failHistory("The connection was lost; try again once it is back.");
     this.updateState();
   }
