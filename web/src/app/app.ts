@@ -126,6 +126,8 @@ export class App {
 
   private showPage(page: Page | HTMLElement): void {
     this.closePage();
+    // A message about the page being left means nothing on the next one.
+    clearError();
     if (page instanceof HTMLElement) {
       this.main.replaceChildren(page);
       return;

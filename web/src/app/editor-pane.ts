@@ -32,12 +32,26 @@ const STATE_TEXT: Record<SyncState, string> = {
   reconnecting: "Reconnecting… · your changes are kept here",
 };
 
+/** True when the start of a text is more than a tenth control characters (other than tab, newline, return). */
+export function looksBinary(text: string): boolean {
+  const sample = text.slice(0, 65_536);
+  if (sample.length === 0) return false;
+  let control = 0;
+  for (let index = 0; index < sample.length; index++) {
+    const code = sample.charCodeAt(index);
+    if ((code < 32 && code !== 9 && code !== 10 && code !== 13) || code === 0x7f) control++;
+  }
+  return control * 10 > sample.length;
+}
+
 export interface EditorPaneOptions {
   connection: Connection;
   saved: SavedDocuments;
   files: FilesSession;
   project: string;
   path: string;
+  /** The file cannot be opened here (not text, gone, too large). */
+  failed?: () => void;
 }
 
 export class EditorPane {
@@ -55,6 +69,8 @@ export class EditorPane {
   private readOnly = false;
   private pendingPeers: PeerPresence[] = [];
   private destroyed = false;
+  /** Set when the text turned out to be data, not text: the document is closed. */
+  private notText = false;
 
   constructor(private readonly options: EditorPaneOptions) {
     const language = languageFor(options.path);
@@ -119,7 +135,7 @@ export class EditorPane {
         failed: (end) => this.failed(end),
       },
     });
-    if (this.destroyed) {
+    if (this.destroyed || this.notText) {
       session.close();
       return;
     }
@@ -129,6 +145,13 @@ export class EditorPane {
 
   private ready(text: string, support: Promise<Awaited<ReturnType<typeof loadLanguage>>>): void {
     if (this.destroyed || this.view !== undefined) return;
+    if (looksBinary(text)) {
+      // Valid UTF-8 that is mostly control characters (a data file): an editor would only freeze the page on it.
+      this.notText = true;
+      this.session?.close();
+      this.failed({ by: "refused", code: "binary", message: "not text" });
+      return;
+    }
     const state = EditorState.create({
       doc: text,
       extensions: [
@@ -223,7 +246,9 @@ export class EditorPane {
     this.view = undefined;
     this.historyButton.disabled = true;
     const message = describeEnd(end);
-    showError(`${this.options.path}: ${message}`);
+    // The pane says it too, and keeps saying it; the toast only draws the eye.
+    showError(`${this.options.path}: ${message}`, { transient: true });
+    this.options.failed?.();
     const canDownload = end.by === "refused" && (end.code === "binary" || end.code === "too_large_to_edit");
     replaceChildren(
       this.host,

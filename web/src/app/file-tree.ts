@@ -76,6 +76,10 @@ export class FileTree {
       const chosen = [...(this.uploadInput.files ?? [])];
       this.uploadInput.value = "";
       if (chosen.length === 0) return;
+      if (this.folder !== "" && !this.expanded.has(this.folder)) {
+        this.expanded.add(this.folder);
+        this.saveExpanded();
+      }
       void uploadFiles(options.files, this.folder, chosen, (text) => this.setStatus(text)).then(() => this.refresh());
     });
     this.status = h("div", { class: "tree-status", hidden: true });

@@ -1,15 +1,15 @@
 /**
- * The history of one document, beside its editor: every recorded version (newest first), what a version changed or
- * how it differs from now as a line diff, and revert, which makes the text what it was as a new version (so a revert
- * can itself be reverted).
+ * The history of one document, beside its editor: its versions, newest first (a burst of changes by one author is one
+ * entry), what an entry changed or how it differs from now as a line diff, and revert, which makes the text what it
+ * was as a new version (so a revert can itself be reverted).
  */
 
 import type { DocumentSession } from "../net/document";
-import type { Version } from "../protocol/local-hub";
 import { hunks, diffLines, type DiffRow } from "./diff";
 import { h, relativeTime, replaceChildren } from "./dom";
 import { describeError } from "./errors";
 import { showError, showInfo } from "./toast";
+import { groupVersions, type VersionGroup } from "./versions";
 
 type Mode = "changes" | "now";
 
@@ -19,7 +19,8 @@ export class HistoryPanel {
   private readonly detail: HTMLElement;
   private readonly revertButton: HTMLButtonElement;
   private readonly modeButtons: Record<Mode, HTMLButtonElement>;
-  private versions: Version[] = [];
+  private groups: VersionGroup[] = [];
+  /** The selected entry, by its last version. */
   private selected: number | undefined;
   private mode: Mode = "changes";
   /** Texts fetched so far, by version. */
@@ -34,8 +35,8 @@ export class HistoryPanel {
     this.detail = h("div", { class: "history-detail" }, h("p", { class: "muted", text: "Choose a version to see what changed." }));
     this.revertButton = h("button", { class: "button primary small", testid: "history-revert", text: "Restore this version", disabled: true, onclick: () => void this.revert() });
     this.modeButtons = {
-      changes: h("button", { class: "segment active", text: "Changes in it", onclick: () => this.setMode("changes") }),
-      now: h("button", { class: "segment", text: "Compared with now", onclick: () => this.setMode("now") }),
+      changes: h("button", { class: "segment active", text: "Its changes", title: "What this version changed", onclick: () => this.setMode("changes") }),
+      now: h("button", { class: "segment", text: "Versus now", title: "How this version differs from the text now", onclick: () => this.setMode("now") }),
     };
     this.element = h(
       "aside",
@@ -63,7 +64,7 @@ export class HistoryPanel {
     try {
       const response = await this.session.history({ op: "list" });
       if (this.destroyed || response.op !== "list") return;
-      this.versions = [...response.versions].sort((a, b) => b.version - a.version);
+      this.groups = groupVersions(response.versions);
       this.texts.clear();
       this.renderList();
     } catch (error) {
@@ -73,30 +74,31 @@ export class HistoryPanel {
   }
 
   private renderList(): void {
-    if (this.versions.length === 0) {
+    if (this.groups.length === 0) {
       replaceChildren(this.list, h("li", { class: "muted", text: "No changes recorded yet." }));
       return;
     }
-    const latest = this.versions[0]!.version;
+    const latest = this.groups[0]!.last;
     replaceChildren(
       this.list,
-      this.versions.map((version) =>
-        h(
+      this.groups.map((group) => {
+        const changes = group.count === 1 ? "" : ` · ${group.count} changes`;
+        return h(
           "li",
           {},
           h(
             "button",
             {
-              class: version.version === this.selected ? "history-entry selected" : "history-entry",
+              class: group.last === this.selected ? "history-entry selected" : "history-entry",
               testid: "history-entry",
-              data: { version: version.version, selected: version.version === this.selected },
-              onclick: () => void this.select(version.version),
+              data: { version: group.last, first: group.first, selected: group.last === this.selected },
+              onclick: () => void this.select(group.last),
             },
-            h("span", { class: "history-version", text: `Version ${version.version}${version.version === latest ? " (current)" : ""}` }),
-            h("span", { class: "history-meta", text: `${version.author} · ${relativeTime(version.time_ms)}`, title: new Date(version.time_ms).toLocaleString() }),
+            h("span", { class: "history-version", text: `Version ${group.last}${group.last === latest ? " (current)" : ""}` }),
+            h("span", { class: "history-meta", text: `${group.author}${changes} · ${relativeTime(group.endMs)}`, title: new Date(group.endMs).toLocaleString() }),
           ),
-        ),
-      ),
+        );
+      }),
     );
   }
 
@@ -132,8 +134,9 @@ export class HistoryPanel {
       let after: string;
       let caption: string;
       if (this.mode === "changes") {
-        [before, after] = await Promise.all([this.text(Math.max(0, version - 1)), this.text(version)]);
-        caption = `What version ${version} changed`;
+        const first = this.groups.find((group) => group.last === version)?.first ?? version;
+        [before, after] = await Promise.all([this.text(Math.max(0, first - 1)), this.text(version)]);
+        caption = first === version ? `What version ${version} changed` : `What versions ${first} to ${version} changed`;
       } else {
         before = await this.text(version);
         after = this.session.text;

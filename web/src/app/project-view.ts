@@ -23,6 +23,8 @@ interface Tab {
   key: TabKey;
   pane: EditorPane | TerminalPane;
   element: HTMLElement;
+  /** A file that could not be opened: its tab stays until closed but is not brought back after a reload. */
+  failed?: boolean;
 }
 
 function sameKey(a: TabKey, b: TabKey): boolean {
@@ -153,7 +155,17 @@ export class ProjectView {
     if (existing !== undefined) return existing;
     const pane =
       key.kind === "file"
-        ? new EditorPane({ connection: this.context.connection, saved: this.context.saved, files: this.files!, project: this.project, path: key.path })
+        ? new EditorPane({
+            connection: this.context.connection,
+            saved: this.context.saved,
+            files: this.files!,
+            project: this.project,
+            path: key.path,
+            failed: () => {
+              tab.failed = true;
+              this.saveTabs();
+            },
+          })
         : new TerminalPane(this.context.connection, this.project, key.name);
     pane.element.hidden = true;
     this.panes.appendChild(pane.element);
@@ -295,7 +307,8 @@ export class ProjectView {
 
   private saveTabs(): void {
     try {
-      localStorage.setItem(this.storageKey("tabs"), JSON.stringify(this.tabs.map((tab) => tab.key)));
+      const kept = this.tabs.filter((tab) => tab.failed !== true).map((tab) => tab.key);
+      localStorage.setItem(this.storageKey("tabs"), JSON.stringify(kept));
     } catch {
       // Only a convenience.
     }

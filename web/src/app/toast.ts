@@ -28,7 +28,8 @@ export function showError(message: string, options: { transient?: boolean } = {}
     "div",
     { class: "toast toast-error", testid: "error", attrs: { role: "alert" } },
     h("span", { class: "toast-text", text: message }),
-    h("button", { class: "toast-close", title: "Dismiss", attrs: { "aria-label": "Dismiss" }, onclick: () => clearError(), text: "×" }),
+    // The cross is drawn by CSS, so the element's text is the message alone.
+    h("button", { class: "toast-close", title: "Dismiss", attrs: { "aria-label": "Dismiss" }, onclick: () => clearError() }),
   );
   current = element;
   container().appendChild(element);
