@@ -1,7 +1,7 @@
 /**
- * The history of one document, beside its editor: its versions, newest first (a burst of changes by one author is one
- * entry), what an entry changed or how it differs from now as a line diff, and revert, which makes the text what it
- * was as a new version (so a revert can itself be reverted).
+ * The history of one document, beside its editor: every version, newest first, under headings that gather a burst of
+ * changes by one author; what a version changed or how it differs from now, as a line diff; and revert, which makes
+ * the text what it was as a new version (so a revert can itself be reverted).
  */
 
 import type { DocumentSession } from "../net/document";
@@ -13,6 +13,9 @@ import { groupVersions, type VersionGroup } from "./versions";
 
 type Mode = "changes" | "now";
 
+/** Versions of one burst listed before "show earlier changes". */
+const VISIBLE_PER_GROUP = 8;
+
 export class HistoryPanel {
   readonly element: HTMLElement;
   private readonly list: HTMLElement;
@@ -20,6 +23,9 @@ export class HistoryPanel {
   private readonly revertButton: HTMLButtonElement;
   private readonly modeButtons: Record<Mode, HTMLButtonElement>;
   private groups: VersionGroup[] = [];
+  private times = new Map<number, number>();
+  /** Groups shown in full, by their last version. */
+  private readonly open = new Set<number>();
   /** The selected entry, by its last version. */
   private selected: number | undefined;
   private mode: Mode = "changes";
@@ -65,6 +71,7 @@ export class HistoryPanel {
       const response = await this.session.history({ op: "list" });
       if (this.destroyed || response.op !== "list") return;
       this.groups = groupVersions(response.versions);
+      this.times = new Map(response.versions.map((version) => [version.version, version.time_ms]));
       this.texts.clear();
       this.renderList();
     } catch (error) {
@@ -79,27 +86,52 @@ export class HistoryPanel {
       return;
     }
     const latest = this.groups[0]!.last;
-    replaceChildren(
-      this.list,
-      this.groups.map((group) => {
-        const changes = group.count === 1 ? "" : ` · ${group.count} changes`;
-        return h(
+    const rows: HTMLElement[] = [];
+    for (const group of this.groups) {
+      const changes = group.count === 1 ? "1 change" : `${group.count} changes`;
+      rows.push(
+        h(
           "li",
-          {},
-          h(
-            "button",
-            {
-              class: group.last === this.selected ? "history-entry selected" : "history-entry",
-              testid: "history-entry",
-              data: { version: group.last, first: group.first, selected: group.last === this.selected },
-              onclick: () => void this.select(group.last),
-            },
-            h("span", { class: "history-version", text: `Version ${group.last}${group.last === latest ? " (current)" : ""}` }),
-            h("span", { class: "history-meta", text: `${group.author}${changes} · ${relativeTime(group.endMs)}`, title: new Date(group.endMs).toLocaleString() }),
-          ),
+          { class: "history-group" },
+          h("span", { class: "history-author", text: group.author }),
+          h("span", { class: "history-meta", text: `${changes} · ${relativeTime(group.endMs)}`, title: new Date(group.endMs).toLocaleString() }),
+        ),
+      );
+      // Every version stays selectable; a long burst shows its newest few until it is opened.
+      const shown = this.open.has(group.last) ? group.count : Math.min(group.count, VISIBLE_PER_GROUP);
+      for (let version = group.last; version > group.last - shown; version--) rows.push(this.entry(version, latest));
+      if (shown < group.count) {
+        const more = group.count - shown;
+        rows.push(
+          h("li", {}, h("button", { class: "history-more", text: `Show ${more} earlier change${more === 1 ? "" : "s"}`, onclick: () => this.expand(group.last) })),
         );
-      }),
+      }
+    }
+    replaceChildren(this.list, rows);
+  }
+
+  private entry(version: number, latest: number): HTMLElement {
+    const time = this.times.get(version);
+    return h(
+      "li",
+      {},
+      h(
+        "button",
+        {
+          class: version === this.selected ? "history-entry selected" : "history-entry",
+          testid: "history-entry",
+          data: { version, selected: version === this.selected },
+          onclick: () => void this.select(version),
+        },
+        h("span", { class: "history-version", text: `Version ${version}${version === latest ? " (current)" : ""}` }),
+        time !== undefined ? h("span", { class: "history-time", text: new Date(time).toLocaleTimeString() }) : null,
+      ),
     );
+  }
+
+  private expand(last: number): void {
+    this.open.add(last);
+    this.renderList();
   }
 
   private async text(version: number): Promise<string> {
@@ -134,9 +166,8 @@ export class HistoryPanel {
       let after: string;
       let caption: string;
       if (this.mode === "changes") {
-        const first = this.groups.find((group) => group.last === version)?.first ?? version;
-        [before, after] = await Promise.all([this.text(Math.max(0, first - 1)), this.text(version)]);
-        caption = first === version ? `What version ${version} changed` : `What versions ${first} to ${version} changed`;
+        [before, after] = await Promise.all([this.text(Math.max(0, version - 1)), this.text(version)]);
+        caption = `What version ${version} changed`;
       } else {
         before = await this.text(version);
         after = this.session.text;
