@@ -7,8 +7,11 @@ import { ApiError } from "../net/api";
 import type { ChannelEnd } from "../net/connection";
 import { FileError } from "../net/files";
 
+/** The metadata store's category prefixes ("not found: ..."), which say nothing the rest of the message does not. */
+const PREFIXES = /^(not found|already exists|conflict|forbidden|invalid input): /i;
+
 function sentence(text: string): string {
-  const trimmed = text.trim();
+  const trimmed = text.trim().replace(PREFIXES, "");
   if (trimmed === "") return trimmed;
   const first = trimmed[0]!.toUpperCase() + trimmed.slice(1);
   return /[.!?]$/.test(first) ? first : `${first}.`;
@@ -21,6 +24,7 @@ const API_WORDS: Record<string, string> = {
   internal: "Something went wrong on the server. Please try again in a moment.",
   unavailable: "The server is busy or starting up. Please try again in a moment.",
   forbidden: "Only the project's owner can do that.",
+  rate_limited: "Too many attempts in a short time. Wait a minute, then try again.",
 };
 
 const FILE_WORDS: Partial<Record<string, string>> = {
@@ -36,7 +40,7 @@ const FILE_WORDS: Partial<Record<string, string>> = {
 /** The message to show for anything thrown by the API, the file service or the app. */
 export function describeError(error: unknown): string {
   if (error instanceof ApiError) {
-    if (error.code === "forbidden" || error.code === "wrong_credentials" || error.code === "network" || error.code === "internal") {
+    if (["forbidden", "wrong_credentials", "network", "internal", "unavailable"].includes(error.code)) {
       return API_WORDS[error.code]!;
     }
     return sentence(error.message) || API_WORDS[error.code] || "Something went wrong.";

@@ -1,6 +1,6 @@
 /** The project list: create, open, rename, delete or leave, and each project's collaborators. */
 
-import type { Collaborator, Project } from "../net/api";
+import { ApiError, type Collaborator, type Project } from "../net/api";
 import type { AppContext } from "./context";
 import { confirm, prompt } from "./dialog";
 import { h, relativeTime, replaceChildren } from "./dom";
@@ -249,7 +249,11 @@ export class CollaboratorsDialog {
       showInfo(`${added.display_name} can now open this project`);
       await this.load();
     } catch (error) {
-      showError(describeError(error));
+      showError(
+        error instanceof ApiError && error.status === 404
+          ? `There is no Orrery account with the address ${email}. Ask them to sign up first, then invite them again.`
+          : describeError(error),
+      );
     } finally {
       button.disabled = false;
     }
