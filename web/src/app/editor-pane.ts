@@ -5,7 +5,7 @@
  */
 
 import { Annotation, Compartment, EditorState, Transaction } from "@codemirror/state";
-import { EditorView } from "@codemirror/view";
+import { EditorView, keymap } from "@codemirror/view";
 import type { ChannelEnd, Connection } from "../net/connection";
 import { DocumentSession, type SyncState } from "../net/document";
 import type { FilesSession } from "../net/files";
@@ -19,7 +19,7 @@ import { describeEnd } from "./errors";
 import { HistoryPanel } from "./history-panel";
 import { languageFor, languageLabel, loadLanguage } from "./languages";
 import { remoteCursors, setRemoteCursors } from "./remote-cursors";
-import { showError } from "./toast";
+import { showError, showInfo } from "./toast";
 import { downloadFile } from "./transfer";
 
 /** Marks transactions that carry others' changes, so they are not sent back. */
@@ -159,6 +159,8 @@ export class EditorPane {
         this.language.of([]),
         this.editable.of(this.editableExtensions()),
         remoteCursors(),
+        // Everything is saved as it is typed; Ctrl-S only says so instead of opening the browser's "save page".
+        keymap.of([{ key: "Mod-s", preventDefault: true, run: () => (showInfo("Saved automatically: every change is kept as you type."), true) }]),
         EditorView.updateListener.of((update) => {
           for (const transaction of update.transactions) {
             if (!transaction.docChanged || transaction.annotation(remote) === true) continue;

@@ -32,6 +32,7 @@ export class HistoryPanel {
   /** Texts fetched so far, by version. */
   private readonly texts = new Map<number, string>();
   private destroyed = false;
+  private readonly timer: ReturnType<typeof setInterval>;
 
   constructor(
     private readonly session: DocumentSession,
@@ -58,24 +59,32 @@ export class HistoryPanel {
       this.detail,
     );
     void this.refresh();
+    // Others keep editing while the panel is open: new versions appear without a click.
+    this.timer = setInterval(() => {
+      if (document.visibilityState === "visible") void this.refresh({ quiet: true });
+    }, 5000);
   }
 
   destroy(): void {
     this.destroyed = true;
+    clearInterval(this.timer);
     this.element.remove();
   }
 
-  private async refresh(): Promise<void> {
-    replaceChildren(this.list, h("li", { class: "muted", text: "Loading…" }));
+  private async refresh(options: { quiet?: boolean } = {}): Promise<void> {
+    if (options.quiet !== true) replaceChildren(this.list, h("li", { class: "muted", text: "Loading…" }));
     try {
       const response = await this.session.history({ op: "list" });
       if (this.destroyed || response.op !== "list") return;
+      const known = this.groups[0]?.last;
+      const newest = response.versions.reduce((max, version) => Math.max(max, version.version), 0);
+      if (options.quiet === true && newest === (known ?? 0)) return;
       this.groups = groupVersions(response.versions);
       this.times = new Map(response.versions.map((version) => [version.version, version.time_ms]));
       this.texts.clear();
       this.renderList();
     } catch (error) {
-      if (this.destroyed) return;
+      if (this.destroyed || options.quiet === true) return;
       replaceChildren(this.list, h("li", { class: "muted", text: describeError(error) }));
     }
   }

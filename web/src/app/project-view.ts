@@ -11,11 +11,13 @@ import { persistHooks } from "./context";
 import { h, replaceChildren } from "./dom";
 import { EditorPane } from "./editor-pane";
 import { prompt } from "./dialog";
-import { describeError } from "./errors";
+import { describeEnd, describeError } from "./errors";
 import { FileTree, icon } from "./file-tree";
 import { navigate, type Route } from "./router";
 import { TerminalPane } from "./terminal-pane";
 import { showError } from "./toast";
+
+const NOT_A_MEMBER = "This project does not exist, or you are not one of its collaborators. Ask its owner to invite you.";
 
 type TabKey = { kind: "file"; path: string } | { kind: "terminal"; name: string };
 
@@ -110,22 +112,7 @@ export class ProjectView {
       title = (await this.context.api.project(this.project)).title;
     } catch (error) {
       if (this.destroyed) return;
-      this.state = "failed";
-      const message =
-        error instanceof ApiError && error.status === 404
-          ? "This project does not exist, or you are not one of its collaborators. Ask its owner to invite you."
-          : describeError(error);
-      this.context.setBreadcrumb([{ text: "Projects", href: "#/" }, "Project not available"]);
-      this.element.replaceChildren(
-        h(
-          "div",
-          { class: "pane-message" },
-          h("h2", { text: "This project can't be opened" }),
-          h("p", { text: message }),
-          h("p", {}, h("a", { attrs: { href: "#/" }, text: "Back to your projects" })),
-        ),
-      );
-      showError(message);
+      this.fail(error instanceof ApiError && error.status === 404 ? NOT_A_MEMBER : describeError(error));
       return;
     }
     if (this.destroyed) return;
@@ -135,6 +122,10 @@ export class ProjectView {
     document.title = `${title} · Orrery`;
     const project = this.project;
     this.files = new FilesSession(this.context.connection, project);
+    this.files.onEnd((end) => {
+      // Removed from the project (or it was deleted) while looking at it.
+      if (end.by === "refused") this.fail(end.code === "no_project" ? NOT_A_MEMBER : describeEnd(end));
+    });
     this.tree = new FileTree({
       files: this.files,
       storageKey: `orrery.tree.v1/${this.context.account.id}/${project}`,
@@ -148,6 +139,29 @@ export class ProjectView {
     this.renderTabs();
     this.route(this.pending ?? { page: "project", project });
     this.pending = undefined;
+  }
+
+  /** Shows why the project cannot be shown, and nothing of it. */
+  private fail(message: string): void {
+    if (this.destroyed || this.state === "failed") return;
+    this.state = "failed";
+    this.persist();
+    for (const tab of this.tabs) tab.pane.destroy();
+    this.tabs = [];
+    this.active = undefined;
+    this.tree?.destroy();
+    this.files?.close();
+    this.context.setBreadcrumb([{ text: "Projects", href: "#/" }, "Project not available"]);
+    this.element.replaceChildren(
+      h(
+        "div",
+        { class: "pane-message" },
+        h("h2", { text: "This project can't be opened" }),
+        h("p", { text: message }),
+        h("p", {}, h("a", { attrs: { href: "#/" }, text: "Back to your projects" })),
+      ),
+    );
+    showError(message);
   }
 
   private openTab(key: TabKey): Tab {

@@ -43,6 +43,7 @@ export class FilesSession {
   /** Requests waiting for the channel to open. */
   private queue: { send(): void; fail(error: FileError): void }[] = [];
   private readonly openListeners = new Set<() => void>();
+  private readonly endListeners = new Set<(end: ChannelEnd) => void>();
   private ended: ChannelEnd | undefined;
 
   constructor(connection: Connection, project: string) {
@@ -63,6 +64,7 @@ export class FilesSession {
         interrupted: () => this.failAll("disconnected", "The connection to the server was lost before this finished. Try again once it is back."),
         ended: (end) => {
           this.ended = end;
+          for (const listener of [...this.endListeners]) listener(end);
           const message = end.by === "refused" ? end.message : "The project is closed.";
           this.failAll("closed", message);
         },
@@ -74,6 +76,12 @@ export class FilesSession {
   onOpen(listener: () => void): () => void {
     this.openListeners.add(listener);
     return () => this.openListeners.delete(listener);
+  }
+
+  /** Called when the channel ends for good (the project is gone, or this account was removed from it). */
+  onEnd(listener: (end: ChannelEnd) => void): () => void {
+    this.endListeners.add(listener);
+    return () => this.endListeners.delete(listener);
   }
 
   get isOpen(): boolean {
