@@ -131,6 +131,8 @@ const FINAL_OPEN_ERRORS = new Set([
   "binary",
   "refused",
   "already_exists",
+  "too_large_to_edit",
+  "too_large",
 ]);
 
 /** One service over the connection. */
