@@ -5,7 +5,7 @@
 //! `orrery local-hub` as well, without the hub: the baseline the hub's relay adds to.
 //! It depends on `orrery-sync` and `orrery-local-hub` for the client only; the servers run as their own processes.
 //!
-//! Usage: `bench_coedit --orrery PATH [--seconds 30] [--rate 10] [--editors 50] [--idle 1000] [--peers hub,local-hub]
+//! Usage: `bench_coedit --orrery PATH [--seconds 30] [--rate 10] [--group-rate 5] [--editors 50] [--idle 1000] [--peers hub,local-hub]
 //! [--keep] (--trace-dir DIR | TRACE.json.gz...)`; with no trace named, every `*.json.gz` in `--trace-dir`.
 //! Ends with the `BENCH coedit.*` and `BENCH hub.mem_per_client` lines.
 
@@ -43,8 +43,10 @@ struct Args {
     traces: Vec<PathBuf>,
     /// Typing time of each run.
     seconds: f64,
-    /// Keystrokes per second of each typist.
+    /// Keystrokes per second of the one typist of the 2-editor run.
     rate: f64,
+    /// Keystrokes per second of each typist of the large run.
+    group_rate: f64,
     /// Editors in the large run.
     editors: usize,
     /// Idle clients for the memory figure.
@@ -58,7 +60,8 @@ fn parse_args() -> Result<Args> {
     let mut orrery = None;
     let mut traces = Vec::new();
     let mut trace_dir = None;
-    let (mut seconds, mut rate, mut editors, mut idle) = (30.0, 10.0, 50, 1000);
+    let (mut seconds, mut rate, mut group_rate, mut editors, mut idle) =
+        (30.0, 10.0, 5.0, 50, 1000);
     let (mut hub, mut local_hub, mut keep) = (true, true, false);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -69,6 +72,7 @@ fn parse_args() -> Result<Args> {
             "--trace-dir" => trace_dir = Some(PathBuf::from(value()?)),
             "--seconds" => seconds = value()?.parse().context("--seconds")?,
             "--rate" => rate = value()?.parse().context("--rate")?,
+            "--group-rate" => group_rate = value()?.parse().context("--group-rate")?,
             "--editors" => editors = value()?.parse().context("--editors")?,
             "--idle" => idle = value()?.parse().context("--idle")?,
             "--peers" => {
@@ -101,14 +105,15 @@ fn parse_args() -> Result<Args> {
     if traces.is_empty() {
         bail!("no trace given");
     }
-    if !(seconds > 0.0 && rate > 0.0) || editors < 2 {
-        bail!("--seconds and --rate must be positive and --editors at least 2");
+    if !(seconds > 0.0 && rate > 0.0 && group_rate > 0.0) || editors < 2 {
+        bail!("--seconds, --rate and --group-rate must be positive and --editors at least 2");
     }
     Ok(Args {
         orrery: orrery.ok_or_else(|| anyhow!("--orrery PATH is required"))?,
         traces,
         seconds,
         rate,
+        group_rate,
         editors,
         idle,
         hub,
@@ -234,14 +239,18 @@ fn print_run(peer: &str, plan: &Plan, outcome: &Outcome) {
         show(outcome.delays.last().copied()),
     );
     println!(
-        "          CPU over {:.1} s: hub {}, local hub {:.2} s, these clients {:.2} s; typing lag p99 {}; {} syncs sent ({:.1} B avg), {} replies, {} nudges ({:.1} B avg down)",
+        "          CPU over {:.1} s: hub {}, local hub {:.2} s, these editors {:.2} s, other processes {:.2} s; typing lag p99 {}",
         outcome.elapsed.as_secs_f64(),
         outcome
             .hub_cpu
             .map_or("n/a".into(), |cpu| format!("{:.2} s", cpu.as_secs_f64())),
         outcome.local_hub_cpu.as_secs_f64(),
         outcome.client_cpu.as_secs_f64(),
+        outcome.others_cpu.as_secs_f64(),
         show(percentile(&outcome.typing_lag, 99.0)),
+    );
+    println!(
+        "          {} syncs sent ({:.1} B avg), {} replies, {} nudges ({:.1} B avg down)",
         counters.syncs_sent,
         counters.bytes_up as f64 / counters.syncs_sent.max(1) as f64,
         counters.replies,
@@ -272,14 +281,15 @@ async fn bench(args: Args) -> Result<bool> {
         .iter()
         .map(|path| load_trace(path))
         .collect::<Result<_>>()?;
-    let keystrokes = (args.seconds * args.rate).round().max(1.0) as u64;
+    let keystrokes = |rate: f64| (args.seconds * rate).round().max(1.0) as u64;
+    let most = keystrokes(args.rate.max(args.group_rate));
     let shortest = traces
         .iter()
         .map(|trace| trace.txns.len())
         .min()
         .unwrap_or(0) as u64;
-    if keystrokes > shortest {
-        bail!("{keystrokes} keystrokes per editor, but a trace has only {shortest}");
+    if most > shortest {
+        bail!("{most} keystrokes per editor, but a trace has only {shortest}");
     }
     let dir = std::env::temp_dir().join(format!("orrery-bench-coedit-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -295,10 +305,11 @@ async fn bench(args: Args) -> Result<bool> {
     };
 
     println!(
-        "co-editing benchmark: {} keystrokes per typist at {}/s ({} s), replaying {}",
-        keystrokes,
-        args.rate,
+        "co-editing benchmark: {} s of typing per run, {}/s by the one typist of 2 editors, {}/s by each of {}; replaying {}",
         args.seconds,
+        args.rate,
+        args.group_rate,
+        args.editors,
         args.traces
             .iter()
             .filter_map(|path| path.file_name())
@@ -316,16 +327,17 @@ async fn bench(args: Args) -> Result<bool> {
     println!();
 
     let mut rows = Vec::new();
-    for (run, (editors, typists)) in [(2, 1), (args.editors, args.editors)]
-        .into_iter()
-        .enumerate()
-    {
+    let runs = [
+        (2, 1, args.rate),
+        (args.editors, args.editors, args.group_rate),
+    ];
+    for (run, (editors, typists, rate)) in runs.into_iter().enumerate() {
         let plan = Plan {
             path: format!("coedit-{}-{editors}-editors.txt", run + 1),
             editors,
             typists,
-            rate: args.rate,
-            keystrokes,
+            rate,
+            keystrokes: keystrokes(rate),
         };
         let mut row = Row {
             plan: plan.clone(),

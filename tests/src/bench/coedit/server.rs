@@ -218,6 +218,28 @@ pub fn usage(pid: u32) -> Result<Usage> {
     })
 }
 
+/// CPU time every process on the machine has used so far (user, nice, system, interrupts, and time stolen by the
+/// hypervisor), from the first line of `/proc/stat`.
+pub fn machine_cpu() -> Result<Duration> {
+    let stat = std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("cpu "))
+        .ok_or_else(|| anyhow!("/proc/stat has no cpu line"))?
+        .split_whitespace()
+        .map(|field| field.parse().unwrap_or(0))
+        .collect();
+    // user nice system idle iowait irq softirq steal: all but idle and iowait.
+    let busy: u64 = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&index| fields.get(index))
+        .sum();
+    Ok(Duration::from_nanos(
+        busy * 1_000_000_000 / ticks_per_second(),
+    ))
+}
+
 /// The live children of a process (the local hubs `orrery up` started).
 pub fn children(pid: u32) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -266,5 +288,6 @@ mod tests {
     fn this_process_has_usage() {
         let usage = usage(std::process::id()).unwrap();
         assert!(usage.rss_kib > 0);
+        assert!(machine_cpu().unwrap() >= usage.cpu);
     }
 }

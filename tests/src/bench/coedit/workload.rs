@@ -104,6 +104,8 @@ pub struct Outcome {
     pub local_hub_cpu: Duration,
     /// This process: every editor, and the conductor.
     pub client_cpu: Duration,
+    /// Every other process on the machine: what the benchmark had to share the cores with.
+    pub others_cpu: Duration,
     /// How late keystrokes were typed against their schedule, sorted: large values mean this process fell behind.
     pub typing_lag: Vec<Duration>,
     pub counters: Counters,
@@ -168,6 +170,7 @@ pub async fn run(target: &Target, plan: &Plan, traces: &[Arc<Trace>]) -> Result<
 
     let (hub_before, local_before) = target.cpu();
     let client_before = server::usage(std::process::id())?.cpu;
+    let machine_before = server::machine_cpu()?;
     let start = Instant::now() + Duration::from_millis(100);
     control.send_replace(Phase::Go(start));
     let typing_time = interval.mul_f64(plan.keystrokes as f64);
@@ -200,6 +203,7 @@ pub async fn run(target: &Target, plan: &Plan, traces: &[Arc<Trace>]) -> Result<
     let elapsed = start.elapsed();
     let (hub_after, local_after) = target.cpu();
     let client_after = server::usage(std::process::id())?.cpu;
+    let machine_after = server::machine_cpu()?;
     control.send_replace(Phase::Finish);
 
     let mut reports: Vec<Report> = Vec::new();
@@ -245,6 +249,14 @@ pub async fn run(target: &Target, plan: &Plan, traces: &[Arc<Trace>]) -> Result<
             "{missing} (keystroke, editor) pairs were never seen"
         ));
     }
+    let hub_cpu = hub_before
+        .zip(hub_after)
+        .map(|(before, after)| after.saturating_sub(before));
+    let local_hub_cpu = local_after.saturating_sub(local_before);
+    let client_cpu = client_after.saturating_sub(client_before);
+    let others_cpu = machine_after
+        .saturating_sub(machine_before)
+        .saturating_sub(hub_cpu.unwrap_or_default() + local_hub_cpu + client_cpu);
     Ok(Outcome {
         delays,
         missing,
@@ -253,11 +265,10 @@ pub async fn run(target: &Target, plan: &Plan, traces: &[Arc<Trace>]) -> Result<
             .map(|report| report.typed_at.len() as u64)
             .sum(),
         elapsed,
-        hub_cpu: hub_before
-            .zip(hub_after)
-            .map(|(before, after)| after.saturating_sub(before)),
-        local_hub_cpu: local_after.saturating_sub(local_before),
-        client_cpu: client_after.saturating_sub(client_before),
+        hub_cpu,
+        local_hub_cpu,
+        client_cpu,
+        others_cpu,
         typing_lag,
         counters,
         problems,
