@@ -40,7 +40,8 @@ const users = {
 };
 
 fs.mkdirSync(options.out, { recursive: true });
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'orrery-e2e-'));
+// Real path: orrery canonicalizes it, and the project users' homes are matched against it.
+const dataDir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'orrery-e2e-')));
 const orrery = new Orrery({ binary: options.orrery, dataDir, port: await freePort(), logDir: options.out });
 /** Browser pages by user letter, as the steps create them. */
 const pages = {};
@@ -48,10 +49,10 @@ const pages = {};
 const state = { projectId: undefined, terminal: undefined };
 let browser;
 
-process.on('exit', () => orrery.stopAll());
+process.on('exit', cleanUp);
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
-    console.log(`e2e: stopped by ${signal}`);
+    console.log(`e2e: stopped by ${signal}; kept ${dataDir}; screenshots and logs are in ${options.out}`);
     process.exit(1);
   });
 }
@@ -78,7 +79,8 @@ await steps.run(0, 'orrery up starts and Chromium launches', async () => {
   }
   await orrery.start();
   try {
-    browser = await chromium.launch({ executablePath: options.chromium });
+    // The test handles SIGINT and SIGTERM itself (kill orrery, report); Chromium goes with this process's pipe.
+    browser = await chromium.launch({ executablePath: options.chromium, handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false });
   } catch (error) {
     throw new Failure(`Chromium at ${options.chromium} did not start: ${error.message.split('\n')[0]}`);
   }
@@ -259,7 +261,7 @@ await steps.run(6, 'C, not a collaborator, can open neither the project nor its 
 const passed = steps.summary();
 clearTimeout(watchdog);
 await browser?.close().catch(() => {});
-orrery.stopAll();
+cleanUp();
 if (passed) {
   fs.rmSync(dataDir, { recursive: true, force: true });
 } else {
@@ -267,6 +269,12 @@ if (passed) {
 }
 console.log(`e2e: screenshots and logs are in ${options.out}`);
 process.exit(passed ? 0 : 1);
+
+/** Kills orrery and everything it started, then removes the projects' Unix users; runs again harmlessly on exit. */
+function cleanUp() {
+  orrery.stopAll();
+  for (const problem of orrery.removeProjectUsers()) console.log(`e2e: could not remove a project's Unix user: ${problem}`);
+}
 
 // ---- The users' actions and expectations -----------------------------------------------------------------------------
 

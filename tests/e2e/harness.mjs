@@ -2,7 +2,7 @@
 // and the removal of everything it started), steps that each say whether they passed and why not, waits with
 // deadlines, and screenshots. Nothing here knows Orrery's pages; collaboration.mjs does.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -172,6 +172,31 @@ export class Orrery {
         // It ended meanwhile.
       }
     }
+    // SIGKILL is delivered at once, but a process takes a moment to go; wait (briefly, synchronously) until it has.
+    const deadline = Date.now() + 2_000;
+    while (processesNaming(this.dataDir).length && Date.now() < deadline) Atomics.wait(pause, 0, 0, 20);
+  }
+
+  /**
+   * Run as root, the host gives each project a Unix user of its own (useradd), whose home is the project's directory;
+   * this removes the ones whose home is in our data directory, so test runs do not pile up users. Call after stopAll:
+   * userdel refuses a user who still runs a process.
+   */
+  removeProjectUsers() {
+    let passwd = '';
+    try {
+      passwd = fs.readFileSync('/etc/passwd', 'utf8');
+    } catch {
+      return [];
+    }
+    const problems = [];
+    for (const line of passwd.split('\n')) {
+      const [name, , , , , home] = line.split(':');
+      if (!name || !home?.startsWith(`${this.dataDir}/`)) continue;
+      const result = spawnSync('userdel', [name], { encoding: 'utf8' });
+      if (result.status !== 0) problems.push(`userdel ${name}: ${(result.stderr || result.error?.message || '').trim()}`);
+    }
+    return problems;
   }
 
   /** The last lines of the latest run's log, for a failure message. */
@@ -193,7 +218,9 @@ function describeExit({ code, signal }) {
   return signal ? `killed by ${signal}` : `exit status ${code}`;
 }
 
-/** Pids of the processes (not this one) whose command line contains `needle`. */
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** Pids of the live processes (not this one, not zombies) whose command line contains `needle`. */
 function processesNaming(needle) {
   const pids = [];
   let entries = [];
@@ -207,7 +234,8 @@ function processesNaming(needle) {
     if (!Number.isInteger(pid) || pid === process.pid) continue;
     try {
       const commandLine = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (commandLine.includes(needle)) pids.push(pid);
+      const zombie = / Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\)/, ')'));
+      if (commandLine.includes(needle) && !zombie) pids.push(pid);
     } catch {
       // It ended, or it is not ours to read.
     }
