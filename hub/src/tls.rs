@@ -113,7 +113,11 @@ async fn accept_loop(
             () = shutdown.cancelled() => return,
             () = ready.closed() => return,
             accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
+                Ok(accepted) => {
+                    // Small frames (a keystroke, a sync reply) must not wait for delayed ACKs.
+                    let _ = accepted.0.set_nodelay(true);
+                    accepted
+                }
                 Err(error) => {
                     pause_after_accept_error(&error).await;
                     continue;

@@ -47,7 +47,9 @@ enum ChannelState {
 /// The inode of the socket file at `path`, to tell our socket from a successor's.
 fn socket_inode(path: &std::path::Path) -> Option<u64> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::symlink_metadata(path).ok().map(|metadata| metadata.ino())
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|metadata| metadata.ino())
 }
 
 pub async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), Error> {

@@ -130,6 +130,11 @@ impl Documents {
         let (events_tx, mut events_rx) = mpsc::unbounded_channel::<PathBuf>();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             if let Ok(event) = event {
+                // Reads (ours included: checking the file opens it) are no change; passing them on would make every
+                // check trigger the next one, and an open document would keep a core busy.
+                if matches!(event.kind, notify::EventKind::Access(_)) {
+                    return;
+                }
                 for path in event.paths {
                     let _ = events_tx.send(path);
                 }

@@ -40,6 +40,20 @@ async fn hub_with_projects() -> (TestHub, TempDir) {
     (hub, data)
 }
 
+/// Removes the Unix users the host made (as root) for projects under `data`: their home is their project directory.
+fn remove_project_users(data: &TempDir) {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let prefix = data.path().to_string_lossy().into_owned();
+    for line in passwd.lines() {
+        let fields: Vec<&str> = line.split(':').collect();
+        if fields.len() > 5 && fields[5].starts_with(&prefix) {
+            let _ = std::process::Command::new("userdel")
+                .arg(fields[0])
+                .status();
+        }
+    }
+}
+
 /// One frame as the browser sees it.
 #[derive(Debug)]
 struct Frame {
@@ -378,6 +392,7 @@ async fn collaborators_share_documents_and_terminals_through_the_hub() {
         assert!(metrics.contains(line), "missing {line:?} in\n{metrics}");
     }
     hub.stop().await;
+    remove_project_users(&data);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -515,11 +530,12 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
     assert!(entries.is_empty(), "{entries:?}");
     assert!(!data.path().join("projects").join("escape.txt").exists());
     hub.stop().await;
+    remove_project_users(&data);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_sign_in_ends_the_socket_and_opens_nothing() {
-    let (hub, _data) = hub_with_projects().await;
+    let (hub, data) = hub_with_projects().await;
     let (mut ann, _) = person(&hub, "ann").await;
     let project = ann.create_project("mine").await;
     let mut socket = connect(&hub, &ann).await;
@@ -555,4 +571,5 @@ async fn an_expired_sign_in_ends_the_socket_and_opens_nothing() {
         Upgrade::Refused(StatusCode::UNAUTHORIZED)
     ));
     hub.stop().await;
+    remove_project_users(&data);
 }
