@@ -222,8 +222,8 @@ fn give_to_user(
         Ok(Some(user)) => user,
         Ok(None) => {
             let output = std::process::Command::new("useradd")
+                // Not --system: that range (below 1000) holds a few hundred ids, far fewer than a host's projects.
                 .args([
-                    "--system",
                     "--user-group",
                     "--no-create-home",
                     "--shell",
