@@ -101,20 +101,24 @@ fn attributes(secure: bool) -> &'static str {
 #[derive(Debug, Clone)]
 pub(crate) struct SignedIn {
     pub account: Account,
+    /// The sign-in's token hash, for re-checking it later (a WebSocket outlives the request that opened it).
+    pub token: TokenHash,
 }
 
 impl FromRequestParts<AppState> for SignedIn {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let token = Token::from_headers(&parts.headers).ok_or(Error::NotSignedIn)?;
-        let stored = match state.db.token(&token.hash()).await {
+        let token = Token::from_headers(&parts.headers)
+            .ok_or(Error::NotSignedIn)?
+            .hash();
+        let stored = match state.db.token(&token).await {
             Ok(stored) => stored,
             Err(orrery_db::Error::NotFound(_)) => return Err(Error::NotSignedIn),
             Err(error) => return Err(error.into()),
         };
         match state.db.account(stored.account).await {
-            Ok(account) => Ok(SignedIn { account }),
+            Ok(account) => Ok(SignedIn { account, token }),
             Err(orrery_db::Error::NotFound(_)) => Err(Error::NotSignedIn),
             Err(error) => Err(error.into()),
         }

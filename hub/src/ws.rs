@@ -6,7 +6,7 @@
 mod upstream;
 
 use std::collections::HashMap;
-use std::sync::{Arc, PoisonError};
+use std::sync::{Arc, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use crate::browser::{self, kind, Close, HubError, HubErrorCode, Open, Service};
-use crate::session::{SignedIn, Token};
+use crate::session::SignedIn;
 use crate::state::AppState;
 use crate::{Error, Result};
 
@@ -42,9 +42,7 @@ pub(crate) async fn upgrade(
     upgrade: WebSocketUpgrade,
 ) -> Result<Response> {
     check_origin(&headers, &state.allowed_origins)?;
-    let token = Token::from_headers(&headers)
-        .ok_or(Error::NotSignedIn)?
-        .hash();
+    let SignedIn { account, token } = signed_in;
     let limit = 2 * browser::MAX_MESSAGE;
     Ok(upgrade
         // The default 128 KiB read buffer per socket would dwarf everything else an idle socket holds.
@@ -52,7 +50,7 @@ pub(crate) async fn upgrade(
         .write_buffer_size(WRITE_BUFFER)
         .max_message_size(limit)
         .max_frame_size(limit)
-        .on_upgrade(move |socket| run(socket, state, signed_in.account, token)))
+        .on_upgrade(move |socket| run(socket, state, account, token)))
 }
 
 /// A browser page may open the socket only from this hub's own origin (or one configured as allowed). Clients that send
@@ -201,17 +199,18 @@ async fn run(socket: WebSocket, state: AppState, account: Account, token: TokenH
             })))
             .await;
     }
-    let open = session
-        .channels
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .len();
+    let open = session.channels().len();
     state.metrics.socket_closed(open);
     drop(session);
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
 }
 
 impl Session {
+    /// The channel table, shared with the reader tasks (a panic elsewhere leaves it usable: every change is one step).
+    fn channels(&self) -> MutexGuard<'_, HashMap<u32, Arc<str>>> {
+        self.channels.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     async fn welcome(&self) {
         let welcome = browser::Welcome {
             version: browser::VERSION,
@@ -296,10 +295,8 @@ impl Session {
             return Ok(());
         };
         if channel != local::CONTROL {
-            return {
-                self.relay(channel, &frame).await;
-                Ok(())
-            };
+            self.relay(channel, &frame).await;
+            return Ok(());
         }
         let body = &frame[frame.len() - body_len..];
         match frame_kind {
@@ -331,12 +328,7 @@ impl Session {
 
     /// A frame on an open channel goes to its project's local hub as it is.
     async fn relay(&mut self, channel: u32, frame: &[u8]) {
-        let project = self
-            .channels
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&channel)
-            .cloned();
+        let project = self.channels().get(&channel).cloned();
         let Some(project) = project else {
             let message = format!("channel {channel} is not open");
             self.error(0, HubErrorCode::UnknownChannel, message).await;
@@ -360,12 +352,7 @@ impl Session {
             self.error(0, HubErrorCode::ChannelInUse, message).await;
             return Ok(());
         }
-        if self
-            .channels
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains_key(&channel)
-        {
+        if self.channels().contains_key(&channel) {
             let message = format!("channel {channel} is already open");
             self.error(0, HubErrorCode::ChannelInUse, message).await;
             return Ok(());
@@ -440,10 +427,7 @@ impl Session {
             },
             other => other,
         };
-        self.channels
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(channel, project.clone());
+        self.channels().insert(channel, project.clone());
         self.state.metrics.channel_opened();
         let frame = Frame::json(
             local::CONTROL,
@@ -487,11 +471,7 @@ impl Session {
     }
 
     async fn close(&mut self, channel: u32) {
-        let project = self
-            .channels
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&channel);
+        let project = self.channels().remove(&channel);
         let Some(project) = project else {
             // Closing a channel that is not open (or already closed by the other side) is not an error.
             return;
@@ -509,12 +489,7 @@ impl Session {
         if let Some(upstream) = self.upstreams.get_mut(&project) {
             let _ = upstream.send(&frame[4..]).await;
         }
-        let still_used = self
-            .channels
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .any(|open| *open == project);
+        let still_used = self.channels().values().any(|open| *open == project);
         if !still_used {
             // Nothing of this project is open on this socket: let go, so an idle local hub can stop.
             self.upstreams.remove(&project);
@@ -533,7 +508,7 @@ impl Session {
         }
         self.upstreams.remove(&ended.project);
         let closed: Vec<u32> = {
-            let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut channels = self.channels();
             let closed = channels
                 .iter()
                 .filter(|(_, project)| **project == ended.project)

@@ -85,12 +85,7 @@ fn parse_hub(args: &mut impl Iterator<Item = OsString>) -> Result<HubArgs> {
             .next()
             .ok_or_else(|| anyhow!("`{flag}` needs a value\n\n{USAGE}"))?;
         match flag.as_str() {
-            "--listen" => {
-                let text = value.to_str().unwrap_or_default();
-                parsed.listen = Some(text.parse().map_err(|_| {
-                    anyhow!("`--listen` takes an address like 127.0.0.1:8080, got {value:?}")
-                })?);
-            }
+            "--listen" => parsed.listen = Some(parse_listen(&value)?),
             "--db" => parsed.db = Some(PathBuf::from(value)),
             "--tls-cert" => parsed.tls_cert = Some(PathBuf::from(value)),
             "--tls-key" => parsed.tls_key = Some(PathBuf::from(value)),
@@ -289,6 +284,13 @@ fn local_hub(args: LocalHubArgs) -> Result<()> {
     })
 }
 
+fn parse_listen(value: &OsString) -> Result<std::net::SocketAddr> {
+    value
+        .to_str()
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| anyhow!("`--listen` takes an address like 127.0.0.1:8080, got {value:?}"))
+}
+
 fn parse_up(args: &mut impl Iterator<Item = OsString>) -> Result<up::UpArgs> {
     let mut data = None;
     let mut port: u16 = 8080;
@@ -309,11 +311,7 @@ fn parse_up(args: &mut impl Iterator<Item = OsString>) -> Result<up::UpArgs> {
                     anyhow!("`--port` takes a number from 0 to 65535, got {value:?}")
                 })?;
             }
-            "--listen" => {
-                listen = Some(text.parse().map_err(|_| {
-                    anyhow!("`--listen` takes an address like 127.0.0.1:8080, got {value:?}")
-                })?);
-            }
+            "--listen" => listen = Some(parse_listen(&value)?),
             "--idle-timeout" => {
                 let seconds: u64 = text
                     .parse()

@@ -11,6 +11,8 @@
 
 #[path = "../bench/coedit/api.rs"]
 mod api;
+#[path = "../bench/child.rs"]
+mod child;
 #[path = "../bench/coedit/editor.rs"]
 mod editor;
 #[path = "../bench/coedit/idle.rs"]
@@ -31,6 +33,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use orrery_sync::trace::Trace;
 
 use api::Api;
+use child::Scratch;
 use idle::Memory;
 use workload::{Outcome, Plan, Target};
 
@@ -120,19 +123,6 @@ fn parse_args() -> Result<Args> {
         local_hub,
         keep,
     })
-}
-
-/// A scratch directory removed when dropped, unless kept.
-struct Scratch(PathBuf, bool);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if self.1 {
-            eprintln!("kept {}", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 }
 
 fn load_trace(path: &Path) -> Result<Arc<Trace>> {

@@ -6,6 +6,8 @@
 //! Usage: `bench_terminal --orrery PATH --python PATH --server PATH [--mib 64] [--keystrokes 1000] [--runs 3] [--keep]`
 //! Ends with the `BENCH terminal.*` lines.
 
+#[path = "../bench/child.rs"]
+mod child;
 #[path = "../bench/terminal/ours.rs"]
 mod ours;
 #[path = "../bench/terminal/terminado.rs"]
@@ -16,7 +18,9 @@ mod workload;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use child::Scratch;
 
 use anyhow::{anyhow, bail, Context, Result};
 use orrery_local_hub::protocol::TerminalSize;
@@ -74,33 +78,7 @@ struct Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        eprintln!("{} did not stop on SIGTERM; killing it", self.name);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A scratch directory removed when dropped, unless kept.
-struct Scratch(PathBuf, bool);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if self.1 {
-            eprintln!("kept {}", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
+        child::stop(&mut self.child, self.name, Duration::from_secs(5));
     }
 }
 
