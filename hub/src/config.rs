@@ -82,6 +82,9 @@ pub enum Database {
     Open(Db),
     /// An SQLite file, opened (and created or migrated) when the hub starts, with [`Config::clock`].
     Sqlite(PathBuf),
+    /// A Cassandra keyspace, `cql://HOST[:PORT][,HOST…]/KEYSPACE[?dc=LOCAL_DC]` (see `orrery_db::CqlOptions`),
+    /// connected to (and created or migrated) when the hub starts.
+    Cql(String),
 }
 
 impl Default for Database {
@@ -98,6 +101,7 @@ impl fmt::Debug for Database {
                 .debug_tuple("Database::Sqlite")
                 .field(path)
                 .finish(),
+            Database::Cql(url) => formatter.debug_tuple("Database::Cql").field(url).finish(),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! The `orrery` binary: the one executable an operator runs, with a subcommand per process (`up`, later `hub`, `host`, `local-hub`, `admin`).
 //! This is the only crate that composes the others; every other crate is a library with a `run(config, shutdown)` entry that a subcommand here calls.
 //! It is also the only non-test crate that uses `anyhow`: errors from the libraries arrive here typed and leave as a message and an exit code.
-//! Today: `up` (hub + host role on one machine), `hub`, `local-hub`, `--version`, `help`.
+//! Today: `up` (hub + host role on one machine), `hub`, `local-hub`, `admin`, `--version`, `help`.
 
+mod admin;
 mod up;
 
 use std::ffi::OsString;
@@ -23,6 +24,7 @@ commands:
   up          run Orrery on this machine: web app, hub and projects in one process; see below
   hub         serve the web app, the HTTP API and the WebSocket on an address; see below
   local-hub   serve one project over a Unix socket (started by the host; see below)
+  admin       register datacenters and hosts in the metadata store; see below
   help        print this message
   --version   print the version
 
@@ -32,11 +34,14 @@ orrery up [options]
   --port N              port on 127.0.0.1 to serve on; 0 picks a free one (default 8080)
   --listen ADDR         address and port instead of 127.0.0.1:PORT
   --idle-timeout SECS   stop a project's local hub after this long unused (default 600)
+  --db SPEC             the metadata store instead of DIR/orrery.db: a SQLite file, or
+                        cql://HOST[:PORT][,HOST…]/KEYSPACE[?dc=LOCAL_DC] for Cassandra
   It prints the URL to open, and stops cleanly on SIGTERM or SIGINT.
 
 orrery hub [options]
   --listen ADDR         address and port to listen on (default 127.0.0.1:8080)
-  --db PATH             the SQLite metadata file, created if missing (default orrery.db)
+  --db SPEC             the metadata store: a SQLite file, created if missing (default orrery.db), or
+                        cql://HOST[:PORT][,HOST…]/KEYSPACE[?dc=LOCAL_DC] for Cassandra (keyspace created if missing)
   --tls-cert PATH       PEM certificate chain; with --tls-key, serve HTTPS (cookies become Secure)
   --tls-key PATH        PEM private key
   --data DIR            also run projects on this machine, kept under DIR (otherwise channel opens are refused)
@@ -52,6 +57,19 @@ orrery local-hub --project DIR --socket PATH [options]
   --max-document-bytes N  largest file opened for editing; larger text files open read-only (default 8388608)
   --parent PID          stop (saving, as on SIGTERM) when process PID, which must be the parent, exits
   It stops cleanly on SIGTERM or SIGINT, saving every document first.
+
+orrery admin [--db SPEC] <what> <action> [arguments]
+  --db SPEC             the metadata store: a SQLite file, or cql://HOST[:PORT][,HOST…]/KEYSPACE[?dc=LOCAL_DC]
+                        for Cassandra (default: the orrery.db of `orrery up`'s data directory)
+  dc add NAME           register a datacenter; on Cassandra also replicate the keyspace to it (the cluster must
+                        already have a datacenter of that name)
+  dc list               the datacenters, their hosts and (on Cassandra) the keyspace's replicas in each
+  host add --dc NAME --address HOST:PORT [--weight N]
+                        register a host in a datacenter with a capacity weight (default 1)
+  host list             every host: id, datacenter, address, weight, state
+  host drain HOST       take no new projects there; its copies move away (HOST: its id or its address)
+  host activate HOST    take new projects again
+  host remove HOST      forget a host that holds no copies of projects (drain it first)
 ";
 
 /// What the command line asked for.
@@ -62,13 +80,14 @@ enum Command {
     Up(up::UpArgs),
     LocalHub(LocalHubArgs),
     Hub(HubArgs),
+    Admin(admin::AdminArgs),
 }
 
 /// `orrery hub` options, as given.
 #[derive(Debug, PartialEq, Eq, Default)]
 struct HubArgs {
     listen: Option<std::net::SocketAddr>,
-    db: Option<PathBuf>,
+    db: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     data: Option<PathBuf>,
@@ -86,7 +105,7 @@ fn parse_hub(args: &mut impl Iterator<Item = OsString>) -> Result<HubArgs> {
             .ok_or_else(|| anyhow!("`{flag}` needs a value\n\n{USAGE}"))?;
         match flag.as_str() {
             "--listen" => parsed.listen = Some(parse_listen(&value)?),
-            "--db" => parsed.db = Some(PathBuf::from(value)),
+            "--db" => parsed.db = Some(db_spec(value)?),
             "--tls-cert" => parsed.tls_cert = Some(PathBuf::from(value)),
             "--tls-key" => parsed.tls_key = Some(PathBuf::from(value)),
             "--data" => parsed.data = Some(PathBuf::from(value)),
@@ -110,8 +129,8 @@ fn hub(args: HubArgs) -> Result<()> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
-    if let Some(db) = args.db {
-        config.database = orrery_hub::Database::Sqlite(db);
+    if let Some(spec) = args.db {
+        config.database = database(spec);
     }
     if let (Some(cert_path), Some(key_path)) = (args.tls_cert, args.tls_key) {
         config.tls = Some(orrery_hub::TlsConfig {
@@ -284,6 +303,22 @@ fn local_hub(args: LocalHubArgs) -> Result<()> {
     })
 }
 
+/// A `--db` value, which must be text.
+fn db_spec(value: OsString) -> Result<String> {
+    value
+        .into_string()
+        .map_err(|raw| anyhow!("`--db` {raw:?} is not valid UTF-8"))
+}
+
+/// What a `--db` value names: `cql://…` a Cassandra keyspace, anything else a SQLite file.
+pub(crate) fn database(spec: String) -> orrery_hub::Database {
+    if spec.starts_with("cql://") {
+        orrery_hub::Database::Cql(spec)
+    } else {
+        orrery_hub::Database::Sqlite(PathBuf::from(spec))
+    }
+}
+
 fn parse_listen(value: &OsString) -> Result<std::net::SocketAddr> {
     value
         .to_str()
@@ -296,6 +331,7 @@ fn parse_up(args: &mut impl Iterator<Item = OsString>) -> Result<up::UpArgs> {
     let mut port: u16 = 8080;
     let mut listen = None;
     let mut idle_timeout = Duration::from_secs(600);
+    let mut db = None;
     while let Some(flag) = args.next() {
         let flag = flag
             .into_string()
@@ -312,6 +348,7 @@ fn parse_up(args: &mut impl Iterator<Item = OsString>) -> Result<up::UpArgs> {
                 })?;
             }
             "--listen" => listen = Some(parse_listen(&value)?),
+            "--db" => db = Some(db_spec(value)?),
             "--idle-timeout" => {
                 let seconds: u64 = text
                     .parse()
@@ -328,6 +365,7 @@ fn parse_up(args: &mut impl Iterator<Item = OsString>) -> Result<up::UpArgs> {
             port,
         ))),
         idle_timeout,
+        db,
     })
 }
 
@@ -346,6 +384,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command> {
         "up" => return Ok(Command::Up(parse_up(&mut args)?)),
         "local-hub" => return Ok(Command::LocalHub(parse_local_hub(&mut args)?)),
         "hub" => return Ok(Command::Hub(parse_hub(&mut args)?)),
+        "admin" => return Ok(Command::Admin(admin::parse(&mut args)?)),
         other => bail!("unknown command `{other}`\n\n{USAGE}"),
     };
     if let Some(extra) = args.next() {
@@ -361,6 +400,7 @@ fn run(command: Command) -> Result<()> {
         Command::Up(args) => up::up(args)?,
         Command::LocalHub(args) => local_hub(args)?,
         Command::Hub(args) => hub(args)?,
+        Command::Admin(args) => admin::admin(args)?,
     }
     Ok(())
 }
@@ -465,7 +505,7 @@ mod tests {
                     args.listen,
                     Some("127.0.0.1:9000".parse().expect("address"))
                 );
-                assert_eq!(args.db, Some(PathBuf::from("/tmp/o.db")));
+                assert_eq!(args.db.as_deref(), Some("/tmp/o.db"));
             }
             other => panic!("parsed as {other:?}"),
         }

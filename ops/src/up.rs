@@ -16,6 +16,8 @@ pub(crate) struct UpArgs {
     pub data: PathBuf,
     pub listen: SocketAddr,
     pub idle_timeout: Duration,
+    /// The metadata store when not `DATA/orrery.db` (e.g. a Cassandra keyspace).
+    pub db: Option<String>,
 }
 
 /// Where `orrery up` keeps its data when not told: `$ORRERY_DATA`, else `$XDG_DATA_HOME/orrery`, else
@@ -40,7 +42,10 @@ pub(crate) fn up(args: UpArgs) -> Result<()> {
     let binary = std::env::current_exe().context("finding the orrery executable")?;
     let config = orrery_hub::Config {
         listen: args.listen,
-        database: orrery_hub::Database::Sqlite(data.join("orrery.db")),
+        database: match args.db {
+            Some(spec) => crate::database(spec),
+            None => orrery_hub::Database::Sqlite(data.join("orrery.db")),
+        },
         host: Some(HostConfig {
             data: data.clone(),
             binary,
