@@ -1,33 +1,89 @@
 //! `Db`: the backend a process opened, as one concrete type a server can hold without being generic.
-//! Each operation forwards to the backend; issue 5 adds a `Cql` variant beside `Sqlite`.
+//! Each `Store` operation forwards to the backend; the few operations that differ by backend (registering a datacenter,
+//! describing the store for logs) are methods here.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::datacenter::valid_datacenter_name;
 use crate::{
-    Account, AccountId, Clock, Collaborator, Datacenter, Host, HostId, HostState, Layout,
-    LayoutHost, Lease, Membership, NewAccount, NewHost, NewToken, Placement, PlacementRole,
-    Project, ProjectId, Result, Role, SignInToken, SqliteStore, Store, TokenHash,
+    Account, AccountId, Clock, Collaborator, CqlOptions, CqlStore, Datacenter, Host, HostId,
+    HostState, Layout, LayoutHost, Lease, Membership, NewAccount, NewHost, NewToken, Placement,
+    PlacementRole, Project, ProjectId, Result, Role, SignInToken, SqliteStore, Store, TokenHash,
 };
 
 /// The metadata store of a running process. Cloning it is cheap and shares the backend's connections.
+///
+/// Open it with [`Db::open`] from a spec (`cql://…` or a SQLite file path), or with [`Db::open_sqlite`] /
+/// [`Db::open_cql`]. Every [`Store`] method forwards to the backend.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Db {
+    /// An embedded SQLite file: one machine.
     Sqlite(SqliteStore),
+    /// A Cassandra (or ScyllaDB) keyspace: many hubs and hosts, several datacenters.
+    Cql(CqlStore),
 }
 
 impl Db {
+    /// Opens the store a spec names: `cql://HOST[:PORT][,…]/KEYSPACE[?dc=…&replication=…]` connects to Cassandra
+    /// (see [`CqlOptions::from_url`]); anything else is the path of a SQLite file, created if missing.
+    pub async fn open(spec: &str, clock: Arc<dyn Clock>) -> Result<Self> {
+        if spec.starts_with("cql://") {
+            Db::open_cql(CqlOptions::from_url(spec)?, clock).await
+        } else {
+            Db::open_sqlite(spec, clock).await
+        }
+    }
+
     /// Opens (creating if needed) an embedded SQLite database at `path`.
     pub async fn open_sqlite(path: impl AsRef<Path>, clock: Arc<dyn Clock>) -> Result<Self> {
         Ok(Db::Sqlite(SqliteStore::open(path, clock).await?))
+    }
+
+    /// Connects to a Cassandra cluster (see [`CqlStore::connect`]).
+    pub async fn open_cql(options: CqlOptions, clock: Arc<dyn Clock>) -> Result<Self> {
+        Ok(Db::Cql(CqlStore::connect(options, clock).await?))
+    }
+
+    /// What `orrery admin dc add NAME` does: registers datacenter `name` for placement, and on Cassandra first extends the
+    /// keyspace's replication to the Cassandra datacenter of that name, so the metadata is stored there too.
+    ///
+    /// On Cassandra, `NotFound` when the cluster has no such datacenter, before anything is written (its nodes must join
+    /// first); existing data reaches the new datacenter only after `nodetool rebuild` there
+    /// (see [`CqlStore::extend_replication`]). `AlreadyExists` when the name is registered already (the replication is
+    /// extended all the same, so repeating a half-done `dc add` finishes it).
+    pub async fn register_datacenter(&self, name: &str) -> Result<Datacenter> {
+        let name = valid_datacenter_name(name)?;
+        match self {
+            Db::Sqlite(store) => store.add_datacenter(&name).await,
+            Db::Cql(store) => {
+                store.extend_replication(&name).await?;
+                store.add_datacenter(&name).await
+            }
+        }
+    }
+
+    /// For logs, e.g. "SQLite file /var/lib/orrery/orrery.db" or
+    /// "Cassandra keyspace orrery at 127.0.0.1:9042 (local datacenter dc1)".
+    pub fn describe(&self) -> String {
+        match self {
+            Db::Sqlite(store) => format!("SQLite file {}", store.path().display()),
+            Db::Cql(store) => store.describe(),
+        }
     }
 }
 
 impl From<SqliteStore> for Db {
     fn from(store: SqliteStore) -> Self {
         Db::Sqlite(store)
+    }
+}
+
+impl From<CqlStore> for Db {
+    fn from(store: CqlStore) -> Self {
+        Db::Cql(store)
     }
 }
 
@@ -39,6 +95,7 @@ macro_rules! forward {
                 async fn $name(&self $(, $argument: $type)*) -> Result<$output> {
                     match self {
                         Db::Sqlite(store) => store.$name($($argument),*).await,
+                        Db::Cql(store) => store.$name($($argument),*).await,
                     }
                 }
             )*

@@ -8,6 +8,7 @@
 pub mod account;
 pub mod clock;
 pub mod conformance;
+pub mod cql;
 pub mod datacenter;
 mod db;
 mod error;
@@ -24,6 +25,7 @@ mod validate;
 
 pub use account::{Account, NewAccount};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use cql::{CqlOptions, CqlStore};
 pub use datacenter::Datacenter;
 pub use db::Db;
 pub use error::{Error, Result};
