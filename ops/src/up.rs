@@ -40,12 +40,10 @@ pub(crate) fn up(args: UpArgs) -> Result<()> {
         .canonicalize()
         .with_context(|| format!("reading the data directory {}", args.data.display()))?;
     let binary = std::env::current_exe().context("finding the orrery executable")?;
+    let metadata = args.db.unwrap_or_else(|| data.join("orrery.db").to_string_lossy().into_owned());
     let config = orrery_hub::Config {
         listen: args.listen,
-        database: match args.db {
-            Some(spec) => crate::database(spec),
-            None => orrery_hub::Database::Sqlite(data.join("orrery.db")),
-        },
+        database: crate::database(metadata.clone()),
         host: Some(HostConfig {
             data: data.clone(),
             binary,
@@ -76,6 +74,7 @@ pub(crate) fn up(args: UpArgs) -> Result<()> {
             .map_err(|error| anyhow!("starting the hub: {error}"))?;
         println!("Orrery is running at http://{address}/");
         println!("Data: {}", data.display());
+        println!("Metadata: {metadata}");
         println!("Stop it with Ctrl-C.");
         hub.serve(listener, shutdown)
             .await

@@ -24,19 +24,41 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-/// A hub that runs projects under a temporary data directory.
-async fn hub_with_projects() -> (TestHub, TempDir) {
-    let data = tempfile::tempdir().expect("a data directory");
+/// The host role's configuration: projects under `data`, local hubs from this build's binary.
+fn host_role(data: &TempDir) -> impl FnOnce(&mut orrery_hub::Config) {
     let path = data.path().to_path_buf();
-    let hub = TestHub::start_with(move |config| {
+    move |config| {
         config.host = Some(HostConfig {
             data: path,
             binary: env!("CARGO_BIN_EXE_orrery").into(),
             idle_timeout: Duration::from_secs(60),
             start_timeout: Duration::from_secs(10),
         });
-    })
-    .await;
+    }
+}
+
+/// A hub that runs projects under a temporary data directory.
+async fn hub_with_projects() -> (TestHub, TempDir) {
+    let data = tempfile::tempdir().expect("a data directory");
+    let hub = TestHub::start_with(host_role(&data)).await;
+    (hub, data)
+}
+
+/// The same, with its metadata in a fresh keyspace of the real Cassandra node `ORRERY_TEST_CQL` names (`tests/run`
+/// starts one).
+async fn hub_with_projects_on_cassandra() -> (TestHub, TempDir) {
+    let node = std::env::var("ORRERY_TEST_CQL").unwrap_or_else(|_| {
+        panic!(
+            "ORRERY_TEST_CQL is not set: start a node with `ops/cassandra/cluster start DIR` and set ORRERY_TEST_CQL=127.0.0.1:9042 (tests/run does both)"
+        )
+    });
+    let keyspace = orrery_db::conformance::unique("orrery_ws").replace('-', "_");
+    let clock = std::sync::Arc::new(orrery_db::ManualClock::new(harness::START));
+    let db = orrery_db::Db::open(&format!("cql://{node}/{keyspace}"), clock.clone())
+        .await
+        .unwrap_or_else(|error| panic!("opening a keyspace on {node}: {error}"));
+    let data = tempfile::tempdir().expect("a data directory");
+    let hub = TestHub::start_on_store(db, clock, host_role(&data)).await;
     (hub, data)
 }
 
@@ -304,6 +326,17 @@ impl Editor {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collaborators_share_documents_and_terminals_through_the_hub() {
     let (hub, data) = hub_with_projects().await;
+    collaborate(hub, data).await;
+}
+
+/// The same as a user sees it, with the hub's metadata (accounts, sign-ins, projects, collaborators) in Cassandra.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collaborators_share_documents_and_terminals_with_metadata_in_cassandra() {
+    let (hub, data) = hub_with_projects_on_cassandra().await;
+    collaborate(hub, data).await;
+}
+
+async fn collaborate(hub: TestHub, data: TempDir) {
     let (mut ann, _) = person(&hub, "ann").await;
     let (bob_browser, _) = person(&hub, "bob").await;
     let project = ann.create_project("shared").await;

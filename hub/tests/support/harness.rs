@@ -58,6 +58,16 @@ impl TestHub {
         Self::start_on(db, clock, directory, configure).await
     }
 
+    /// A hub on a store the test opened itself (e.g. a Cassandra keyspace) reading `clock`.
+    pub async fn start_on_store(
+        db: Db,
+        clock: Arc<ManualClock>,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
+        let directory = Arc::new(tempfile::tempdir().expect("a temporary directory"));
+        Self::start_on(db, clock, directory, configure).await
+    }
+
     /// Another hub on the same database and clock, as a second hub behind a load balancer would be.
     pub async fn start_beside(&self) -> Self {
         Self::start_on(
