@@ -61,9 +61,22 @@ use crate::{
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The Cassandra metadata store. Cloning it is cheap and shares the session (its connection pools and prepared statements).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CqlStore {
     inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for CqlStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = &self.inner;
+        formatter
+            .debug_struct("CqlStore")
+            .field("keyspace", &inner.options.keyspace)
+            .field("contact_points", &inner.place.contact_points)
+            .field("local_datacenter", &inner.place.local_datacenter)
+            .field("clock", &inner.clock)
+            .finish_non_exhaustive()
+    }
 }
 
 struct Inner {
@@ -72,18 +85,6 @@ struct Inner {
     clock: Arc<dyn Clock>,
     options: CqlOptions,
     place: Place,
-}
-
-impl std::fmt::Debug for Inner {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("CqlStore")
-            .field("keyspace", &self.options.keyspace)
-            .field("contact_points", &self.place.contact_points)
-            .field("local_datacenter", &self.place.local_datacenter)
-            .field("clock", &self.clock)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Every statement the store runs, prepared once at connect, grouped by the module that runs them.

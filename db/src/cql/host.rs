@@ -1,5 +1,5 @@
 //! Datacenters and hosts in Cassandra: `datacenters` in one partition (there are few), `hosts` by id, and a copy of each
-//! host row in `datacenter_hosts` by datacenter; both host rows change together in logged batches.
+//! host row in `datacenter_hosts` by datacenter; both host rows are written whole, together, in logged batches.
 
 use scylla::statement::batch::Batch;
 use scylla::statement::prepared::PreparedStatement;
@@ -22,8 +22,6 @@ pub(super) struct Statements {
     by_id: PreparedStatement,
     in_datacenter: PreparedStatement,
     any_in_datacenter: PreparedStatement,
-    set_state: Batch,
-    set_weight: Batch,
     delete: Batch,
     any_placement: PreparedStatement,
 }
@@ -63,18 +61,6 @@ impl Statements {
                 .await?,
             any_in_datacenter: preparer
                 .idempotent("SELECT COUNT(*) FROM datacenter_hosts WHERE datacenter = ?")
-                .await?,
-            set_state: preparer
-                .batch(&[
-                    "UPDATE hosts SET state = ? WHERE id = ?",
-                    "UPDATE datacenter_hosts SET state = ? WHERE datacenter = ? AND id = ?",
-                ])
-                .await?,
-            set_weight: preparer
-                .batch(&[
-                    "UPDATE hosts SET weight = ? WHERE id = ?",
-                    "UPDATE datacenter_hosts SET weight = ? WHERE datacenter = ? AND id = ?",
-                ])
                 .await?,
             delete: preparer
                 .batch(&[
@@ -175,17 +161,7 @@ pub(super) async fn add(inner: &Inner, new: NewHost) -> Result<Host> {
     if !datacenter_exists(inner, &host.datacenter).await? {
         return Err(datacenter_not_found(&host.datacenter));
     }
-    let row = (
-        host.id.as_uuid(),
-        &host.datacenter,
-        &host.address,
-        weight_value(host.weight)?,
-        host.state.as_str(),
-        host.created.as_millis(),
-    );
-    inner
-        .write_batch(&inner.statements.host.insert, (row, row))
-        .await?;
+    write(inner, &host).await?;
     Ok(host)
 }
 
@@ -218,31 +194,34 @@ pub(super) async fn all(inner: &Inner) -> Result<Vec<Host>> {
     Ok(hosts)
 }
 
+/// Writes every column of both copies of a host, so a change racing a removal can bring back a whole host, never a
+/// fragment of one.
+async fn write(inner: &Inner, host: &Host) -> Result<()> {
+    let row = (
+        host.id.as_uuid(),
+        &host.datacenter,
+        &host.address,
+        weight_value(host.weight)?,
+        host.state.as_str(),
+        host.created.as_millis(),
+    );
+    inner
+        .write_batch(&inner.statements.host.insert, (row, row))
+        .await
+}
+
 pub(super) async fn set_state(inner: &Inner, id: HostId, state: HostState) -> Result<Host> {
     let mut host = by_id(inner, id).await?;
-    let (key, state_text) = (id.as_uuid(), state.as_str());
-    inner
-        .write_batch(
-            &inner.statements.host.set_state,
-            ((state_text, key), (state_text, &host.datacenter, key)),
-        )
-        .await?;
     host.state = state;
+    write(inner, &host).await?;
     Ok(host)
 }
 
 pub(super) async fn set_weight(inner: &Inner, id: HostId, weight: u32) -> Result<Host> {
     let weight = valid_weight(weight)?;
-    let stored_weight = weight_value(weight)?;
     let mut host = by_id(inner, id).await?;
-    let key = id.as_uuid();
-    inner
-        .write_batch(
-            &inner.statements.host.set_weight,
-            ((stored_weight, key), (stored_weight, &host.datacenter, key)),
-        )
-        .await?;
     host.weight = weight;
+    write(inner, &host).await?;
     Ok(host)
 }
 

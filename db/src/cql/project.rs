@@ -29,10 +29,6 @@ const INSERT_MEMBER: &str =
     "INSERT INTO project_members (project, account, role, added) VALUES (?, ?, ?, ?)";
 const INSERT_ACCOUNT_PROJECT: &str =
     "INSERT INTO account_projects (account, project, role, added) VALUES (?, ?, ?, ?)";
-const SET_MEMBER_ROLE: &str =
-    "UPDATE project_members SET role = ? WHERE project = ? AND account = ?";
-const SET_ACCOUNT_PROJECT_ROLE: &str =
-    "UPDATE account_projects SET role = ? WHERE account = ? AND project = ?";
 
 impl Statements {
     pub(super) async fn prepare(preparer: &Preparer<'_>) -> Result<Self> {
@@ -67,15 +63,17 @@ impl Statements {
                 .await?,
             transfer: preparer
                 .batch(&[
-                    SET_MEMBER_ROLE,
-                    SET_ACCOUNT_PROJECT_ROLE,
-                    SET_MEMBER_ROLE,
-                    SET_ACCOUNT_PROJECT_ROLE,
+                    INSERT_MEMBER,
+                    INSERT_ACCOUNT_PROJECT,
+                    INSERT_MEMBER,
+                    INSERT_ACCOUNT_PROJECT,
                     "UPDATE projects SET owner = ? WHERE id = ?",
                 ])
                 .await?,
             role: preparer
-                .idempotent("SELECT role FROM project_members WHERE project = ? AND account = ?")
+                .idempotent(
+                    "SELECT role, added FROM project_members WHERE project = ? AND account = ?",
+                )
                 .await?,
             members: preparer
                 .idempotent("SELECT account, role, added FROM project_members WHERE project = ?")
@@ -142,19 +140,30 @@ pub(super) async fn create(inner: &Inner, owner: AccountId, title: &str) -> Resu
     Ok(project)
 }
 
+/// The account's role in the project and when it joined, or `None` when it is not a member.
+async fn membership(
+    inner: &Inner,
+    project: ProjectId,
+    account: AccountId,
+) -> Result<Option<(Role, i64)>> {
+    inner
+        .row::<(String, i64)>(
+            &inner.statements.project.role,
+            (project.as_uuid(), account.as_uuid()),
+        )
+        .await?
+        .map(|(role, added)| Ok((Role::parse_stored(&role)?, added)))
+        .transpose()
+}
+
 pub(super) async fn role(
     inner: &Inner,
     project: ProjectId,
     account: AccountId,
 ) -> Result<Option<Role>> {
-    inner
-        .row::<(String,)>(
-            &inner.statements.project.role,
-            (project.as_uuid(), account.as_uuid()),
-        )
+    Ok(membership(inner, project, account)
         .await?
-        .map(|(role,)| Role::parse_stored(&role))
-        .transpose()
+        .map(|(role, _)| role))
 }
 
 /// The actor's role, or the same `NotFound` a missing project gives: non-members learn nothing.
@@ -349,21 +358,25 @@ pub(super) async fn transfer(
     if new_owner == actor {
         return Ok(current);
     }
-    if role(inner, project, new_owner).await?.is_none() {
+    let Some((_, new_owner_added)) = membership(inner, project, new_owner).await? else {
         return Err(Error::NotFound(format!(
             "account {new_owner} as a member of project {project} (invite them before making them the owner)"
         )));
-    }
+    };
+    let Some((_, old_owner_added)) = membership(inner, project, actor).await? else {
+        return Err(project_not_found(project));
+    };
+    // Whole rows rather than role updates: racing a removal, an update would leave a fragment without `added`.
     let (project_key, old, new) = (project.as_uuid(), actor.as_uuid(), new_owner.as_uuid());
     let (owner, collaborator) = (Role::Owner.as_str(), Role::Collaborator.as_str());
     inner
         .write_batch(
             &inner.statements.project.transfer,
             (
-                (collaborator, project_key, old),
-                (collaborator, old, project_key),
-                (owner, project_key, new),
-                (owner, new, project_key),
+                (project_key, old, collaborator, old_owner_added),
+                (old, project_key, collaborator, old_owner_added),
+                (project_key, new, owner, new_owner_added),
+                (new, project_key, owner, new_owner_added),
                 (new, project_key),
             ),
         )
