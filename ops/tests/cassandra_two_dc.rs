@@ -3,7 +3,8 @@
 //!
 //! One test, in phases, because stopping a datacenter affects everything else on the cluster:
 //! 1. `orrery admin` on a keyspace that starts in dc1 only: `dc add` refuses a datacenter the cluster does not have and
-//!    extends the keyspace's replication to dc2; hosts are added, listed, drained and removed.
+//!    extends the keyspace's replication to dc2 (then `nodetool rebuild` copies what dc1 had); hosts are added, listed,
+//!    drained and removed.
 //! 2. Two `orrery hub` processes, one per datacenter: an account created through dc1 signs in through dc2.
 //! 3. dc2's node stops: dc1 keeps serving sign-ins, project lists and project opens at LOCAL_QUORUM, and takes new
 //!    projects; a new sign-up is refused with 503 (one account per e-mail address needs a quorum across datacenters).
@@ -274,6 +275,9 @@ async fn two_datacenters() {
 
     let added = admin(&dc1_db, &["dc", "add", "dc2"]);
     assert!(added.contains("dc1: 1, dc2: 1"), "replication now includes dc2: {added}");
+    assert!(added.contains("nodetool rebuild"), "it says how to copy what exists: {added}");
+    // What the admin does next: copy the data written before dc2 joined the keyspace to dc2's nodes.
+    cluster.script(&["nodetool", "2", "rebuild", "--keyspace", &keyspace, "--", "dc1"]);
     let clock: Arc<dyn Clock> = Arc::new(orrery_db::SystemClock);
     let replication = store(&keyspace, DC1, "dc1", Arc::clone(&clock))
         .await
