@@ -29,8 +29,9 @@ pub enum Db {
 impl Db {
     /// Opens the store a spec names: `cql://HOST[:PORT][,…]/KEYSPACE[?dc=…&replication=…]` connects to Cassandra
     /// (see [`CqlOptions::from_url`]); anything else is the path of a SQLite file, created if missing.
+    /// A spec starting `cql:` is always read as a URL, so a mistyped one is refused rather than made into a file.
     pub async fn open(spec: &str, clock: Arc<dyn Clock>) -> Result<Self> {
-        if spec.starts_with("cql://") {
+        if spec.starts_with("cql:") {
             Db::open_cql(CqlOptions::from_url(spec)?, clock).await
         } else {
             Db::open_sqlite(spec, clock).await
@@ -146,4 +147,45 @@ forward! {
     fn renew_lease(&self, project: ProjectId, host: HostId, ttl: Duration) -> Lease;
     fn release_lease(&self, project: ProjectId, host: HostId) -> ();
     fn lease(&self, project: ProjectId) -> Option<Lease>;
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+    use crate::{Error, SystemClock};
+
+    #[tokio::test]
+    async fn a_spec_that_is_not_a_url_is_a_sqlite_file() {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let path = folder.path().join("orrery.db");
+        let db = Db::open(path.to_str().expect("a UTF-8 path"), Arc::new(SystemClock))
+            .await
+            .expect("opening a SQLite file");
+        assert!(matches!(db, Db::Sqlite(_)));
+        assert_eq!(db.describe(), format!("SQLite file {}", path.display()));
+        let registered = db.register_datacenter("dc1").await.expect("register");
+        assert_eq!(registered.name, "dc1");
+        assert!(matches!(
+            db.register_datacenter("dc1").await,
+            Err(Error::AlreadyExists(_))
+        ));
+        assert!(matches!(
+            db.register_datacenter("d c").await,
+            Err(Error::Invalid(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_mistyped_cql_url_is_refused_not_made_into_a_file() {
+        for spec in ["cql:/127.0.0.1/orrery", "cql://127.0.0.1/Bad-Keyspace"] {
+            match Db::open(spec, Arc::new(SystemClock)).await {
+                Err(Error::Invalid(message)) => {
+                    assert!(message.contains("cql://HOST"), "{message}")
+                }
+                other => panic!("{spec}: expected Invalid, got {other:?}"),
+            }
+        }
+    }
 }

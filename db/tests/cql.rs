@@ -2,7 +2,8 @@
 //! what only a cluster can show: refusing a keyspace from a newer Orrery, an unreachable cluster, too few replicas,
 //! unknown datacenters, and the keyspace's replication.
 //!
-//! The node is named by `ORRERY_TEST_CQL` (e.g. `127.0.0.1:9042`); without it every test fails and says how to start one.
+//! The node is named by `ORRERY_TEST_CQL` (e.g. `127.0.0.1:9042`): a one-node cluster in datacenter dc1, as
+//! `ops/cassandra/cluster start DIR` runs it. Without the variable every test fails and says how to start one.
 //! The suite shares one keyspace per run of this binary (`orrery_test_<12 hex>`), made once before the first case; each
 //! case connects on its own, since every `#[tokio::test]` has its own runtime and a session lives on the runtime that
 //! made it. A test binary cannot act after its last test, so each run drops the test keyspaces earlier runs left behind.
