@@ -149,9 +149,7 @@ impl CqlStore {
         session
             .use_keyspace(options.keyspace.as_str(), false)
             .await
-            .map_err(|error| {
-                Error::backend(format!("cannot use keyspace {}", options.keyspace), error)
-            })?;
+            .map_err(|error| place.use_keyspace_error(&options.keyspace, error))?;
         migrations::migrate(&session, &place).await?;
 
         let preparer = Preparer {
@@ -368,9 +366,7 @@ impl Inner {
                 .map_err(|error| self.place.execution_error(error))?;
             let rows = result.into_rows_result().map_err(error::rows_error)?;
             for row in rows.rows::<R>().map_err(error::typed_rows_error)? {
-                all.push(row.map_err(|error| {
-                    Error::Corrupt(format!("a Cassandra row cannot be read: {error}"))
-                })?);
+                all.push(row.map_err(error::row_error)?);
             }
             match next {
                 PagingStateResponse::HasMorePages { state } => paging = state,

@@ -3,8 +3,9 @@
 //! does not read back is `Corrupt`; anything else is `Backend`.
 
 use scylla::errors::{
-    ConnectionPoolError, DbError, ExecutionError, IntoRowsResultError, MaybeFirstRowError,
-    NewSessionError, PrepareError, RequestAttemptError, RowsError, SchemaAgreementError,
+    ConnectionPoolError, DbError, DeserializationError, ExecutionError, IntoRowsResultError,
+    MaybeFirstRowError, MetadataError, NewSessionError, PrepareError, RequestAttemptError,
+    RowsError, SchemaAgreementError, UseKeyspaceError,
 };
 use scylla::statement::Consistency;
 
@@ -100,6 +101,33 @@ impl Place {
             ExecutionError::SchemaAgreementError(agreement) => self.agreement_error(agreement),
             other => Error::backend(format!("Cassandra: {other}"), other),
         }
+    }
+
+    /// The session could not switch to the keyspace it just created or found.
+    pub fn use_keyspace_error(&self, keyspace: &str, error: UseKeyspaceError) -> Error {
+        match error {
+            UseKeyspaceError::RequestError(attempt) => self.attempt_error(attempt),
+            UseKeyspaceError::RequestTimeout(limit) => unavailable(
+                format!(
+                    "Cassandra at {} did not switch to keyspace {keyspace} within {} ms",
+                    self.contact_points,
+                    limit.as_millis()
+                ),
+                error,
+            ),
+            other => Error::backend(format!("cannot use keyspace {keyspace}: {other}"), other),
+        }
+    }
+
+    /// The ring (nodes and their datacenters) could not be read again.
+    pub fn metadata_error(&self, error: MetadataError) -> Error {
+        unavailable(
+            format!(
+                "cannot read the Cassandra cluster's nodes from {}: {error}",
+                self.contact_points
+            ),
+            error,
+        )
     }
 
     pub fn prepare_error(&self, error: PrepareError) -> Error {
@@ -218,5 +246,10 @@ pub(super) fn typed_rows_error(error: RowsError) -> Error {
 }
 
 pub(super) fn first_row_error(error: MaybeFirstRowError) -> Error {
+    Error::Corrupt(format!("a Cassandra row cannot be read: {error}"))
+}
+
+/// One row of a page that does not read back as the columns asked for.
+pub(super) fn row_error(error: DeserializationError) -> Error {
     Error::Corrupt(format!("a Cassandra row cannot be read: {error}"))
 }

@@ -203,9 +203,7 @@ pub(super) async fn current_version(session: &Session, place: &Place) -> Result<
         .rows::<(i32,)>()
         .map_err(super::error::typed_rows_error)?
     {
-        let (version,) = row.map_err(|error| {
-            Error::Corrupt(format!("a schema_migrations row cannot be read: {error}"))
-        })?;
+        let (version,) = row.map_err(super::error::row_error)?;
         let version = u32::try_from(version).map_err(|_| {
             Error::Corrupt(format!(
                 "schema_migrations holds {version}, not a version number"

@@ -226,13 +226,7 @@ impl CqlStore {
             .session
             .refresh_metadata()
             .await
-            .map_err(|error| Error::Unavailable {
-                message: format!(
-                    "cannot read the Cassandra cluster's nodes from {}: {error}",
-                    inner.place.contact_points
-                ),
-                source: Some(Box::new(error)),
-            })?;
+            .map_err(|error| inner.place.metadata_error(error))?;
         Ok(node_counts(&inner.session))
     }
 
