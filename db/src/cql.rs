@@ -119,6 +119,8 @@ impl CqlStore {
             .known_nodes(&options.contact_points)
             .connection_timeout(options.request_timeout.min(CONNECT_TIMEOUT))
             .metadata_request_clientside_timeout(options.request_timeout)
+            // Below the client side's, so a server that honours it (ScyllaDB) reports its own timeout first.
+            .metadata_request_serverside_timeout(options.request_timeout * 4 / 5)
             .keyspaces_to_fetch([options.keyspace.clone()])
             // Client-side timestamps that only go up: one process's writes to a row land in the order it made them,
             // whichever node coordinates each.

@@ -78,7 +78,14 @@ async fn datacenters_and_hosts_from_the_command_line() {
         .to_string();
     succeeds(
         &db,
-        &["host", "add", "--dc", "us-east", "--address", "10.1.0.2:7100"],
+        &[
+            "host",
+            "add",
+            "--dc",
+            "us-east",
+            "--address",
+            "10.1.0.2:7100",
+        ],
     );
     assert!(fails(
         &db,

@@ -149,10 +149,7 @@ impl Hub {
     }
 
     async fn post(&self, path: &str, cookie: Option<&str>, body: Value) -> reqwest::Response {
-        let mut request = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .json(&body);
+        let mut request = self.http.post(format!("{}{path}", self.base)).json(&body);
         if let Some(cookie) = cookie {
             request = request.header("cookie", cookie);
         }
@@ -263,21 +260,43 @@ async fn two_datacenters() {
     let dc2_db = cql(&keyspace, DC2, "dc2");
     let added = admin(&dc1_only, &["dc", "add", "dc1"]);
     assert!(added.contains("datacenter dc1 added"), "{added}");
-    assert!(added.contains("dc1: 1") && !added.contains("dc2"), "{added}");
+    assert!(
+        added.contains("dc1: 1") && !added.contains("dc2"),
+        "{added}"
+    );
 
     let refused = admin_fails(&dc1_db, &["dc", "add", "dc3"]);
     assert!(
-        refused.contains("no datacenter named dc3") && refused.contains("dc1") && refused.contains("dc2"),
+        refused.contains("no datacenter named dc3")
+            && refused.contains("dc1")
+            && refused.contains("dc2"),
         "the refusal names the datacenters the cluster has: {refused}"
     );
     let listed = admin(&dc1_db, &["dc", "list"]);
-    assert!(!listed.contains("dc3"), "a refused datacenter is not registered: {listed}");
+    assert!(
+        !listed.contains("dc3"),
+        "a refused datacenter is not registered: {listed}"
+    );
 
     let added = admin(&dc1_db, &["dc", "add", "dc2"]);
-    assert!(added.contains("dc1: 1, dc2: 1"), "replication now includes dc2: {added}");
-    assert!(added.contains("nodetool rebuild"), "it says how to copy what exists: {added}");
+    assert!(
+        added.contains("dc1: 1, dc2: 1"),
+        "replication now includes dc2: {added}"
+    );
+    assert!(
+        added.contains("nodetool rebuild"),
+        "it says how to copy what exists: {added}"
+    );
     // What the admin does next: copy the data written before dc2 joined the keyspace to dc2's nodes.
-    cluster.script(&["nodetool", "2", "rebuild", "--keyspace", &keyspace, "--", "dc1"]);
+    cluster.script(&[
+        "nodetool",
+        "2",
+        "rebuild",
+        "--keyspace",
+        &keyspace,
+        "--",
+        "dc1",
+    ]);
     let clock: Arc<dyn Clock> = Arc::new(orrery_db::SystemClock);
     let replication = store(&keyspace, DC1, "dc1", Arc::clone(&clock))
         .await
@@ -297,9 +316,21 @@ async fn two_datacenters() {
 
     let added = admin(
         &dc1_db,
-        &["host", "add", "--dc", "dc2", "--address", "127.0.0.12:7100", "--weight", "2"],
+        &[
+            "host",
+            "add",
+            "--dc",
+            "dc2",
+            "--address",
+            "127.0.0.12:7100",
+            "--weight",
+            "2",
+        ],
     );
-    assert!(added.contains("dc2\t127.0.0.12:7100\tweight 2\tactive"), "{added}");
+    assert!(
+        added.contains("dc2\t127.0.0.12:7100\tweight 2\tactive"),
+        "{added}"
+    );
     let refused = admin_fails(
         &dc1_db,
         &["host", "add", "--dc", "dc9", "--address", "127.0.0.19:7100"],
@@ -317,10 +348,18 @@ async fn two_datacenters() {
     let hub2 = Hub::start(&dc2_db).await;
     let email = unique_email("ada");
     let response = hub1.sign_up(&email).await;
-    assert_eq!(response.status(), StatusCode::CREATED, "sign-up through dc1");
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "sign-up through dc1"
+    );
     let cookie1 = session_cookie(&response);
     let created = hub1
-        .post("/api/projects", Some(&cookie1), json!({"title": "Before the outage"}))
+        .post(
+            "/api/projects",
+            Some(&cookie1),
+            json!({"title": "Before the outage"}),
+        )
         .await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -344,13 +383,25 @@ async fn two_datacenters() {
         .unwrap_or_else(|failure| panic!("signing in through dc1 while dc2 is down: {failure:?}"));
     assert_eq!(hub1.project_titles(&cookie1).await, ["Before the outage"]);
     let created = hub1
-        .post("/api/projects", Some(&cookie1), json!({"title": "During the outage"}))
+        .post(
+            "/api/projects",
+            Some(&cookie1),
+            json!({"title": "During the outage"}),
+        )
         .await;
-    assert_eq!(created.status(), StatusCode::CREATED, "creating a project in dc1 while dc2 is down");
+    assert_eq!(
+        created.status(),
+        StatusCode::CREATED,
+        "creating a project in dc1 while dc2 is down"
+    );
     let project: Value = created.json().await.expect("JSON");
     let id = project["id"].as_str().expect("a project id").to_string();
     let opened = hub1.get(&format!("/api/projects/{id}"), &cookie1).await;
-    assert_eq!(opened.status(), StatusCode::OK, "opening the project in dc1");
+    assert_eq!(
+        opened.status(),
+        StatusCode::OK,
+        "opening the project in dc1"
+    );
     let refused = hub1.sign_up(&unique_email("bob")).await;
     assert_eq!(
         refused.status(),
@@ -403,7 +454,11 @@ async fn leases_across_datacenters(keyspace: &str) {
     let mut contenders: Vec<(CqlStore, HostId)> = Vec::new();
     let mut datacenter_of = BTreeMap::new();
     for index in 0..8 {
-        let (datacenter, store) = if index % 2 == 0 { ("dc1", &dc1) } else { ("dc2", &dc2) };
+        let (datacenter, store) = if index % 2 == 0 {
+            ("dc1", &dc1)
+        } else {
+            ("dc2", &dc2)
+        };
         let host = dc1
             .add_host(NewHost {
                 datacenter: datacenter.into(),
@@ -418,37 +473,63 @@ async fn leases_across_datacenters(keyspace: &str) {
         contenders.push((store.clone(), host.id));
         datacenter_of.insert(host.id, datacenter);
     }
-    eventually(Duration::from_secs(30), "the placements reaching dc2", || {
-        let dc2 = &dc2;
-        async move {
-            dc2.placements(project.id)
-                .await
-                .map(|placements| placements.len() == 8)
-                .unwrap_or(false)
-        }
-    })
+    eventually(
+        Duration::from_secs(30),
+        "the placements reaching dc2",
+        || {
+            let dc2 = &dc2;
+            async move {
+                dc2.placements(project.id)
+                    .await
+                    .map(|placements| placements.len() == 8)
+                    .unwrap_or(false)
+            }
+        },
+    )
     .await;
 
-    // Everybody at once, many times: never two holders.
+    // Everybody at once, many times: never two holders. Paxos rounds from eight contenders on a two-core machine can
+    // time out (the store then says the outcome is unknown: Unavailable); a host treats that as "not mine" and retries,
+    // which is safe, because a lease it did get but did not learn of simply expires.
     let holding = Arc::new(AtomicUsize::new(0));
+    let unknown = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for (store, host) in contenders.clone() {
-        let holding = Arc::clone(&holding);
+        let (holding, unknown) = (Arc::clone(&holding), Arc::clone(&unknown));
         tasks.push(tokio::spawn(async move {
             let mut tenures = 0;
-            for _ in 0..6 {
-                match store.acquire_lease(project.id, host, Duration::from_secs(30)).await {
+            for _ in 0..5 {
+                match store
+                    .acquire_lease(project.id, host, Duration::from_secs(30))
+                    .await
+                {
                     Ok(lease) => {
                         assert_eq!(lease.holder, host);
-                        assert_eq!(holding.fetch_add(1, Ordering::SeqCst), 0, "two holders at once");
+                        assert_eq!(
+                            holding.fetch_add(1, Ordering::SeqCst),
+                            0,
+                            "two holders at once"
+                        );
                         tokio::time::sleep(Duration::from_millis(20)).await;
                         holding.fetch_sub(1, Ordering::SeqCst);
-                        store.release_lease(project.id, host).await.expect("releasing");
+                        until_known(|| store.release_lease(project.id, host))
+                            .await
+                            .expect("the holder releases");
                         tenures += 1;
                     }
-                    Err(Error::Conflict(_)) => tokio::time::sleep(Duration::from_millis(10)).await,
+                    Err(Error::Conflict(_)) => {}
+                    Err(Error::Unavailable { .. }) => {
+                        unknown.fetch_add(1, Ordering::SeqCst);
+                        // It may hold the lease without knowing: give it up before trying again (Conflict: it
+                        // does not, another host does).
+                        match until_known(|| store.release_lease(project.id, host)).await {
+                            Ok(()) | Err(Error::Conflict(_)) => {}
+                            Err(other) => panic!("releasing a lease: {other}"),
+                        }
+                    }
                     Err(other) => panic!("a losing contender must get Conflict, got {other}"),
                 }
+                tokio::time::sleep(Duration::from_millis(30)).await;
             }
             tenures
         }));
@@ -458,27 +539,46 @@ async fn leases_across_datacenters(keyspace: &str) {
         tenures += task.await.expect("a contender panicked");
     }
     assert!(tenures > 0, "somebody held the lease");
+    eprintln!(
+        "leases: {tenures} tenures, {} attempts with an unknown outcome",
+        unknown.load(Ordering::SeqCst)
+    );
 
-    // One race: exactly one winner, seen the same from both datacenters.
+    // One race: at most one winner, and the holder both datacenters see is that winner.
     let mut race = Vec::new();
     for (store, host) in contenders.clone() {
         race.push(tokio::spawn(async move {
-            (host, store.acquire_lease(project.id, host, Duration::from_secs(10)).await)
+            (
+                host,
+                store
+                    .acquire_lease(project.id, host, Duration::from_secs(10))
+                    .await,
+            )
         }));
     }
     let mut winners = Vec::new();
     for task in race {
         match task.await.expect("a contender panicked") {
             (host, Ok(_)) => winners.push(host),
-            (_, Err(Error::Conflict(_))) => {}
+            (_, Err(Error::Conflict(_) | Error::Unavailable { .. })) => {}
             (_, Err(other)) => panic!("expected Conflict, got {other}"),
         }
     }
-    assert_eq!(winners.len(), 1, "exactly one winner: {winners:?}");
-    let winner = winners[0];
-    let seen1 = dc1.lease(project.id).await.expect("lease via dc1").expect("held");
-    let seen2 = dc2.lease(project.id).await.expect("lease via dc2").expect("held");
-    assert_eq!((seen1.holder, seen2.holder), (winner, winner));
+    assert!(winners.len() <= 1, "two winners: {winners:?}");
+    let seen1 = read_lease(&dc1, project.id)
+        .await
+        .expect("somebody holds the lease after a race");
+    let seen2 = read_lease(&dc2, project.id)
+        .await
+        .expect("dc2 sees the holder too");
+    assert_eq!(
+        seen1.holder, seen2.holder,
+        "both datacenters see one holder"
+    );
+    if let Some(winner) = winners.first() {
+        assert_eq!(seen1.holder, *winner, "the holder is the one told it won");
+    }
+    let winner = seen1.holder;
 
     // The holder stops renewing; once expired, a host in the other datacenter takes over and the old one cannot renew.
     let (winner_store, _) = contenders
@@ -492,17 +592,43 @@ async fn leases_across_datacenters(keyspace: &str) {
         .cloned()
         .expect("a contender in the other datacenter");
     clock.advance(Duration::from_secs(11));
-    let taken = taker_store
-        .acquire_lease(project.id, taker, Duration::from_secs(10))
-        .await
-        .expect("taking over an expired lease");
+    let taken =
+        until_known(|| taker_store.acquire_lease(project.id, taker, Duration::from_secs(10)))
+            .await
+            .expect("taking over an expired lease");
     assert_eq!(taken.holder, taker);
     assert!(taken.epoch > seen1.epoch, "the epoch moves on");
-    match winner_store
-        .renew_lease(project.id, winner, Duration::from_secs(10))
+    match until_known(|| winner_store.renew_lease(project.id, winner, Duration::from_secs(10)))
         .await
     {
         Err(Error::Conflict(_)) => {}
         other => panic!("a stale holder must not renew, got {other:?}"),
     }
+}
+
+/// Runs a lease operation again while its outcome is unknown (Unavailable), as a host would.
+async fn until_known<T, F, Fut>(mut operation: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    for _ in 0..20 {
+        match operation().await {
+            Err(Error::Unavailable { .. }) => tokio::time::sleep(Duration::from_millis(100)).await,
+            known => return known,
+        }
+    }
+    panic!("a lease operation stayed unavailable for 20 tries");
+}
+
+/// The lease as one datacenter sees it at SERIAL, retrying while the cluster is busy.
+async fn read_lease(store: &CqlStore, project: orrery_db::ProjectId) -> Option<orrery_db::Lease> {
+    for _ in 0..20 {
+        match store.lease(project).await {
+            Ok(lease) => return lease,
+            Err(Error::Unavailable { .. }) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(other) => panic!("reading a lease: {other}"),
+        }
+    }
+    panic!("reading a lease stayed unavailable for 20 tries");
 }
