@@ -14,7 +14,6 @@ use orrery_db::{Db, Host, HostId, HostState, NewHost, Store, SystemClock};
 
 use crate::USAGE;
 
-
 /// One admin command, as given.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct AdminArgs {
@@ -121,7 +120,10 @@ async fn run(db: &Db, action: Action) -> Result<()> {
             let datacenter = db.register_datacenter(&name).await?;
             println!("datacenter {} added", datacenter.name);
             if let Some(replication) = replication(db).await? {
-                println!("keyspace replication: {}", describe_replication(&replication));
+                println!(
+                    "keyspace replication: {}",
+                    describe_replication(&replication)
+                );
                 println!(
                     "existing metadata reaches {} once `nodetool rebuild -- <an existing datacenter>` has run on its nodes",
                     datacenter.name
@@ -178,7 +180,10 @@ async fn run(db: &Db, action: Action) -> Result<()> {
             let host = find_host(db, &which).await?;
             let host = db.set_host_state(host.id, HostState::Draining).await?;
             let copies = db.placements_on_host(host.id).await?.len();
-            println!("host {} is draining; it holds {copies} project copies", host.id);
+            println!(
+                "host {} is draining; it holds {copies} project copies",
+                host.id
+            );
         }
         Action::HostActivate(which) => {
             let host = find_host(db, &which).await?;
@@ -280,7 +285,9 @@ mod tests {
             }
         );
         assert_eq!(
-            parse_strs(&["dc", "add", "eu-west"]).expect("dc add").action,
+            parse_strs(&["dc", "add", "eu-west"])
+                .expect("dc add")
+                .action,
             Action::DcAdd("eu-west".into())
         );
         assert_eq!(
@@ -300,7 +307,16 @@ mod tests {
             &["dc", "add", "a", "b"],
             &["host", "add", "--dc", "dc1"],
             &["host", "add", "--address", "x:1"],
-            &["host", "add", "--dc", "dc1", "--address", "x:1", "--weight", "heavy"],
+            &[
+                "host",
+                "add",
+                "--dc",
+                "dc1",
+                "--address",
+                "x:1",
+                "--weight",
+                "heavy",
+            ],
             &["host", "list", "--dc", "dc1"],
             &["host", "remove"],
             &["--db"],

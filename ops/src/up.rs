@@ -40,7 +40,9 @@ pub(crate) fn up(args: UpArgs) -> Result<()> {
         .canonicalize()
         .with_context(|| format!("reading the data directory {}", args.data.display()))?;
     let binary = std::env::current_exe().context("finding the orrery executable")?;
-    let metadata = args.db.unwrap_or_else(|| data.join("orrery.db").to_string_lossy().into_owned());
+    let metadata = args
+        .db
+        .unwrap_or_else(|| data.join("orrery.db").to_string_lossy().into_owned());
     let config = orrery_hub::Config {
         listen: args.listen,
         database: crate::database(metadata.clone()),
