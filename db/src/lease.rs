@@ -35,6 +35,110 @@ impl Lease {
     }
 }
 
+/// A project's lease row as every backend stores it: the last holder (`None` after a release), its epoch and times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LeaseRow {
+    pub holder: Option<HostId>,
+    pub epoch: u64,
+    pub acquired: Timestamp,
+    pub expires: Timestamp,
+}
+
+impl LeaseRow {
+    /// The lease this row gives at `now`, or `None` when it is released or expired.
+    pub fn lease(&self, project: ProjectId, now: Timestamp) -> Option<Lease> {
+        let lease = Lease {
+            project,
+            holder: self.holder?,
+            epoch: self.epoch,
+            acquired: self.acquired,
+            expires: self.expires,
+        };
+        lease.is_live(now).then_some(lease)
+    }
+
+    pub fn from_lease(lease: &Lease) -> LeaseRow {
+        LeaseRow {
+            holder: Some(lease.holder),
+            epoch: lease.epoch,
+            acquired: lease.acquired,
+            expires: lease.expires,
+        }
+    }
+}
+
+/// The lease `host` holds after acquiring at `now` given the stored row: renewed when it holds it already, a new tenure
+/// with the next epoch when the lease is free or expired. `Conflict` while another host holds it.
+/// (The caller has checked the project, the host and its copy, and `ttl`.)
+pub(crate) fn acquired(
+    project: ProjectId,
+    host: HostId,
+    ttl: Duration,
+    current: Option<&LeaseRow>,
+    now: Timestamp,
+) -> Result<Lease> {
+    match current.and_then(|row| row.lease(project, now)) {
+        Some(live) if live.holder == host => Ok(Lease {
+            expires: now.after(ttl),
+            ..live
+        }),
+        Some(live) => Err(held_by_other(project, &live)),
+        None => Ok(Lease {
+            project,
+            holder: host,
+            epoch: current
+                .map_or(0, |row| row.epoch)
+                .checked_add(1)
+                .ok_or_else(|| {
+                    Error::Corrupt(format!("project {project}'s lease epoch overflowed"))
+                })?,
+            acquired: now,
+            expires: now.after(ttl),
+        }),
+    }
+}
+
+/// The lease after `host` renews it at `now`. `Conflict` unless `host` holds it unexpired.
+pub(crate) fn renewed(
+    project: ProjectId,
+    host: HostId,
+    ttl: Duration,
+    current: Option<&LeaseRow>,
+    now: Timestamp,
+) -> Result<Lease> {
+    match current.and_then(|row| row.lease(project, now)) {
+        Some(live) if live.holder == host => Ok(Lease {
+            expires: now.after(ttl),
+            ..live
+        }),
+        _ => Err(not_holder(project, host)),
+    }
+}
+
+/// The row to store when `host` releases at `now`: `Some` when it was the holder (the epoch is kept), `None` when there
+/// is nothing to change (no lease, or an expired one). `Conflict` while another host holds it.
+pub(crate) fn released(
+    project: ProjectId,
+    host: HostId,
+    current: Option<&LeaseRow>,
+    now: Timestamp,
+) -> Result<Option<LeaseRow>> {
+    let Some(row) = current else {
+        return Ok(None);
+    };
+    if row.holder == Some(host) {
+        return Ok(Some(LeaseRow {
+            holder: None,
+            expires: now,
+            ..row.clone()
+        }));
+    }
+    match row.lease(project, now) {
+        Some(live) => Err(held_by_other(project, &live)),
+        None => Ok(None),
+    }
+}
+
 pub(crate) fn valid_ttl(ttl: Duration) -> Result<Duration> {
     if !(MIN_LEASE_TTL..=MAX_LEASE_TTL).contains(&ttl) {
         return Err(Error::Invalid(format!(

@@ -13,7 +13,7 @@ use scylla::statement::prepared::PreparedStatement;
 use uuid::Uuid;
 
 use super::{counter, host, placement, project, read_counter, timestamp, Inner, Preparer};
-use crate::lease::{held_by_other, no_copy, not_holder, valid_ttl};
+use crate::lease::{acquired, no_copy, released, renewed, valid_ttl, LeaseRow};
 use crate::{Error, HostId, Lease, ProjectId, Result, Timestamp};
 
 /// How many times a change is decided again after the row changed under it (or its outcome stayed unknown).
@@ -46,51 +46,20 @@ impl Statements {
     }
 }
 
-/// The stored row; `holder` is `None` after a release.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Stored {
-    holder: Option<HostId>,
-    epoch: u64,
-    acquired: Timestamp,
-    expires: Timestamp,
-}
-
-impl Stored {
-    fn lease(&self, project: ProjectId, now: Timestamp) -> Option<Lease> {
-        let lease = Lease {
-            project,
-            holder: self.holder?,
-            epoch: self.epoch,
-            acquired: self.acquired,
-            expires: self.expires,
-        };
-        lease.is_live(now).then_some(lease)
-    }
-
-    fn from_lease(lease: &Lease) -> Stored {
-        Stored {
-            holder: Some(lease.holder),
-            epoch: lease.epoch,
-            acquired: lease.acquired,
-            expires: lease.expires,
-        }
-    }
-}
-
 /// What a change makes of the row it read.
 enum Step<T> {
     /// Store this row, and answer this once it is stored.
-    Write(Stored, T),
+    Write(LeaseRow, T),
     /// Nothing to store; answer this.
     Done(T),
 }
 
-async fn read(inner: &Inner, project: ProjectId) -> Result<Option<Stored>> {
+async fn read(inner: &Inner, project: ProjectId) -> Result<Option<LeaseRow>> {
     let row = inner
         .row::<(Option<Uuid>, i64, i64, i64)>(&inner.statements.lease.read, (project.as_uuid(),))
         .await?;
     row.map(|(holder, epoch, acquired, expires)| {
-        Ok(Stored {
+        Ok(LeaseRow {
             holder: holder.map(HostId::from_uuid),
             epoch: read_counter("a lease epoch", epoch)?,
             acquired: timestamp(acquired),
@@ -104,8 +73,8 @@ async fn read(inner: &Inner, project: ProjectId) -> Result<Option<Stored>> {
 async fn swap(
     inner: &Inner,
     project: ProjectId,
-    current: Option<&Stored>,
-    next: &Stored,
+    current: Option<&LeaseRow>,
+    next: &LeaseRow,
 ) -> Result<bool> {
     let statements = &inner.statements.lease;
     let holder = next.holder.map(|host| *host.as_uuid());
@@ -148,10 +117,10 @@ async fn swap(
 async fn change<T>(
     inner: &Inner,
     project: ProjectId,
-    decide: impl Fn(Option<&Stored>, Timestamp) -> Result<Step<T>>,
+    decide: impl Fn(Option<&LeaseRow>, Timestamp) -> Result<Step<T>>,
 ) -> Result<T> {
     // A write whose outcome is unknown, what it answers if it turns out applied, and the error it failed with.
-    let mut pending: Option<(Stored, T)> = None;
+    let mut pending: Option<(LeaseRow, T)> = None;
     let mut unknown_outcome: Option<Error> = None;
     for _ in 0..ATTEMPTS {
         let current = match (read(inner, project).await, unknown_outcome.take()) {
@@ -204,26 +173,8 @@ pub(super) async fn acquire(
         return Err(no_copy(project, host));
     }
     change(inner, project, |current, now| {
-        let lease = match current.and_then(|row| row.lease(project, now)) {
-            Some(live) if live.holder == host => Lease {
-                expires: now.after(ttl),
-                ..live
-            },
-            Some(live) => return Err(held_by_other(project, &live)),
-            None => {
-                let previous_epoch = current.map_or(0, |row| row.epoch);
-                Lease {
-                    project,
-                    holder: host,
-                    epoch: previous_epoch.checked_add(1).ok_or_else(|| {
-                        Error::Corrupt(format!("project {project}'s lease epoch overflowed"))
-                    })?,
-                    acquired: now,
-                    expires: now.after(ttl),
-                }
-            }
-        };
-        Ok(Step::Write(Stored::from_lease(&lease), lease))
+        let lease = acquired(project, host, ttl, current, now)?;
+        Ok(Step::Write(LeaseRow::from_lease(&lease), lease))
     })
     .await
 }
@@ -236,37 +187,18 @@ pub(super) async fn renew(
 ) -> Result<Lease> {
     let ttl = valid_ttl(ttl)?;
     change(inner, project, |current, now| {
-        match current.and_then(|row| row.lease(project, now)) {
-            Some(live) if live.holder == host => {
-                let lease = Lease {
-                    expires: now.after(ttl),
-                    ..live
-                };
-                Ok(Step::Write(Stored::from_lease(&lease), lease))
-            }
-            _ => Err(not_holder(project, host)),
-        }
+        let lease = renewed(project, host, ttl, current, now)?;
+        Ok(Step::Write(LeaseRow::from_lease(&lease), lease))
     })
     .await
 }
 
 pub(super) async fn release(inner: &Inner, project: ProjectId, host: HostId) -> Result<()> {
     change(inner, project, |current, now| {
-        let Some(row) = current else {
-            return Ok(Step::Done(()));
-        };
-        if row.holder == Some(host) {
-            let released = Stored {
-                holder: None,
-                expires: now,
-                ..row.clone()
-            };
-            return Ok(Step::Write(released, ()));
-        }
-        match row.lease(project, now) {
-            Some(live) => Err(held_by_other(project, &live)),
-            None => Ok(Step::Done(())),
-        }
+        Ok(match released(project, host, current, now)? {
+            Some(row) => Step::Write(row, ()),
+            None => Step::Done(()),
+        })
     })
     .await
 }

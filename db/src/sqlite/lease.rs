@@ -7,38 +7,16 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::column::{counter, read_counter};
 use super::{host, project};
-use crate::lease::{held_by_other, no_copy, not_holder, valid_ttl};
-use crate::{Error, HostId, Lease, ProjectId, Result, Timestamp};
+use crate::lease::{acquired, no_copy, released, renewed, valid_ttl, LeaseRow};
+use crate::{HostId, Lease, ProjectId, Result, Timestamp};
 
-/// The stored row; `holder` is `None` after a release.
-struct Row {
-    holder: Option<HostId>,
-    epoch: u64,
-    acquired: Timestamp,
-    expires: Timestamp,
-}
-
-impl Row {
-    fn lease(&self, project: ProjectId, now: Timestamp) -> Option<Lease> {
-        let holder = self.holder?;
-        let lease = Lease {
-            project,
-            holder,
-            epoch: self.epoch,
-            acquired: self.acquired,
-            expires: self.expires,
-        };
-        lease.is_live(now).then_some(lease)
-    }
-}
-
-fn read(connection: &Connection, project: ProjectId) -> Result<Option<Row>> {
+fn read(connection: &Connection, project: ProjectId) -> Result<Option<LeaseRow>> {
     Ok(connection
         .query_row(
             "SELECT holder, epoch, acquired, expires FROM leases WHERE project = ?1",
             [project],
             |row| {
-                Ok(Row {
+                Ok(LeaseRow {
                     holder: row.get(0)?,
                     epoch: read_counter(row, 1)?,
                     acquired: row.get(2)?,
@@ -84,25 +62,7 @@ pub(super) fn acquire(
         return Err(no_copy(project, host));
     }
     let current = read(connection, project)?;
-    let lease = match current.as_ref().and_then(|row| row.lease(project, now)) {
-        Some(live) if live.holder == host => Lease {
-            expires: now.after(ttl),
-            ..live
-        },
-        Some(live) => return Err(held_by_other(project, &live)),
-        None => {
-            let previous_epoch = current.map_or(0, |row| row.epoch);
-            Lease {
-                project,
-                holder: host,
-                epoch: previous_epoch.checked_add(1).ok_or_else(|| {
-                    Error::Corrupt(format!("project {project}'s lease epoch overflowed"))
-                })?,
-                acquired: now,
-                expires: now.after(ttl),
-            }
-        }
-    };
+    let lease = acquired(project, host, ttl, current.as_ref(), now)?;
     write(connection, &lease)?;
     Ok(lease)
 }
@@ -115,17 +75,9 @@ pub(super) fn renew(
     now: Timestamp,
 ) -> Result<Lease> {
     let ttl = valid_ttl(ttl)?;
-    match read(connection, project)?.and_then(|row| row.lease(project, now)) {
-        Some(live) if live.holder == host => {
-            let lease = Lease {
-                expires: now.after(ttl),
-                ..live
-            };
-            write(connection, &lease)?;
-            Ok(lease)
-        }
-        _ => Err(not_holder(project, host)),
-    }
+    let lease = renewed(project, host, ttl, read(connection, project)?.as_ref(), now)?;
+    write(connection, &lease)?;
+    Ok(lease)
 }
 
 pub(super) fn release(
@@ -134,20 +86,13 @@ pub(super) fn release(
     host: HostId,
     now: Timestamp,
 ) -> Result<()> {
-    let Some(row) = read(connection, project)? else {
-        return Ok(());
-    };
-    if row.holder == Some(host) {
+    if let Some(row) = released(project, host, read(connection, project)?.as_ref(), now)? {
         connection.execute(
             "UPDATE leases SET holder = NULL, expires = ?2 WHERE project = ?1",
-            (project, now),
+            (project, row.expires),
         )?;
-        return Ok(());
     }
-    match row.lease(project, now) {
-        Some(live) => Err(held_by_other(project, &live)),
-        None => Ok(()),
-    }
+    Ok(())
 }
 
 pub(super) fn live(
