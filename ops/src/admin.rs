@@ -117,6 +117,7 @@ pub(crate) fn admin(args: AdminArgs) -> Result<()> {
 async fn run(db: &Db, action: Action) -> Result<()> {
     match action {
         Action::DcAdd(name) => {
+            let before = replication(db).await?;
             let datacenter = db.register_datacenter(&name).await?;
             println!("datacenter {} added", datacenter.name);
             if let Some(replication) = replication(db).await? {
@@ -124,10 +125,12 @@ async fn run(db: &Db, action: Action) -> Result<()> {
                     "keyspace replication: {}",
                     describe_replication(&replication)
                 );
-                println!(
-                    "existing metadata reaches {} once `nodetool rebuild -- <an existing datacenter>` has run on its nodes",
-                    datacenter.name
-                );
+                if before.is_some_and(|before| !before.contains_key(&datacenter.name)) {
+                    println!(
+                        "the keyspace now replicates to {0}: run `nodetool rebuild -- <a datacenter that has the data>` on each node of {0} to copy what exists",
+                        datacenter.name
+                    );
+                }
             }
         }
         Action::DcList => {

@@ -405,11 +405,28 @@ fn run(command: Command) -> Result<()> {
     Ok(())
 }
 
+/// An error and its causes on one line, leaving out a cause whose text is already in what came before it (the store's
+/// errors quote the driver's message and also keep the driver's error as their source).
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
+}
+
 fn main() -> ExitCode {
     match parse(std::env::args_os().skip(1)).and_then(run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("orrery: {error:#}");
+            eprintln!("orrery: {}", describe(&error));
             ExitCode::FAILURE
         }
     }
@@ -421,6 +438,17 @@ mod tests {
 
     fn parse_strs(args: &[&str]) -> Result<Command> {
         parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn an_error_chain_reads_once() {
+        let error = anyhow!("the driver said no")
+            .context("the store is unavailable: the driver said no")
+            .context("opening the store");
+        assert_eq!(
+            describe(&error),
+            "opening the store: the store is unavailable: the driver said no"
+        );
     }
 
     #[test]
