@@ -44,6 +44,10 @@ pub struct Config {
     pub host: Option<HostConfig>,
     /// Origins (e.g. `https://orrery.example.org`) besides the hub's own `Host` whose pages may open `/ws`. Default: none.
     pub allowed_origins: Vec<String>,
+    /// How often an open WebSocket checks again that its sign-in is valid and that its account is still a collaborator
+    /// of every project it has channels on, closing what it may no longer use (signed out elsewhere, removed from a
+    /// project through any hub). Default: 10 s.
+    pub access_recheck: Duration,
 }
 
 impl Default for Config {
@@ -64,6 +68,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(10),
             host: None,
             allowed_origins: Vec::new(),
+            access_recheck: Duration::from_secs(10),
         }
     }
 }

@@ -100,6 +100,7 @@ impl Hub {
             host: config.host.map(|host| Arc::new(LocalHost::new(host))),
             closing: CancellationToken::new(),
             allowed_origins: config.allowed_origins,
+            access_recheck: config.access_recheck,
         });
         Ok(Hub {
             state,
@@ -200,6 +201,9 @@ fn check(config: &Config) -> Result<()> {
                 "rate_limits.{name} needs a burst of at least 1 and a refill period above zero"
             )));
         }
+    }
+    if config.access_recheck.is_zero() {
+        return Err(Error::Config("access_recheck must be above zero".into()));
     }
     if config.max_body_bytes == 0 {
         return Err(Error::Config("max_body_bytes must be above zero".into()));

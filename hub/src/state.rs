@@ -37,6 +37,8 @@ pub(crate) struct Shared {
     pub closing: CancellationToken,
     /// Origins besides the hub's own whose pages may open `/ws`.
     pub allowed_origins: Vec<String>,
+    /// How often open WebSockets check their sign-in and memberships again.
+    pub access_recheck: Duration,
 }
 
 impl AppState {

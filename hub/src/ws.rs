@@ -5,7 +5,7 @@
 
 mod upstream;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -163,10 +163,20 @@ async fn run(socket: WebSocket, state: AppState, account: Account, token: TokenH
     let mut ticker = tokio::time::interval(heartbeat);
     ticker.tick().await;
     let mut heard = Instant::now();
+    // Access is checked at every OPEN and again on this timer, so a sign-out elsewhere or a removal from a project (made
+    // through any hub) also ends what is already open.
+    let mut recheck = tokio::time::interval(state.access_recheck);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    recheck.tick().await;
     let close = loop {
         tokio::select! {
             () = state.closing.cancelled() => break Some((1001, "the server is restarting; reconnect")),
             Some(ended) = ended_rx.recv() => session.upstream_ended(ended).await,
+            _ = recheck.tick() => {
+                if let Err(Stop::SignedOut) = session.recheck_access().await {
+                    break Some((browser::CLOSE_NOT_SIGNED_IN, "your sign-in has ended; sign in again"));
+                }
+            }
             _ = ticker.tick() => {
                 if heard.elapsed() > 3 * heartbeat {
                     break Some((1001, "nothing heard for three heartbeats"));
@@ -493,6 +503,47 @@ impl Session {
         if !still_used {
             // Nothing of this project is open on this socket: let go, so an idle local hub can stop.
             self.upstreams.remove(&project);
+        }
+    }
+
+    /// Checks again that the sign-in is valid (`Stop::SignedOut` when it is not) and that the account is still a
+    /// collaborator of each project it has channels on, closing the channels of a project it may no longer use.
+    /// A store that cannot answer right now changes nothing: people are not cut off by a metadata hiccup.
+    async fn recheck_access(&mut self) -> std::result::Result<(), Stop> {
+        if let Err(orrery_db::Error::NotFound(_)) = self.state.db.token(&self.token).await {
+            return Err(Stop::SignedOut);
+        }
+        let projects: HashSet<Arc<str>> = self.channels().values().cloned().collect();
+        for project in projects {
+            let Ok(id) = project.parse::<ProjectId>() else {
+                continue;
+            };
+            match self.state.db.is_collaborator(id, self.account.id).await {
+                Ok(false) | Err(orrery_db::Error::NotFound(_)) => self.revoke(&project).await,
+                Ok(true) | Err(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes every channel of `project` on this socket, telling the browser why, and lets go of its local hub.
+    async fn revoke(&mut self, project: &Arc<str>) {
+        let channels: Vec<u32> = self
+            .channels()
+            .iter()
+            .filter(|(_, open)| *open == project)
+            .map(|(channel, _)| *channel)
+            .collect();
+        let reason = "you are no longer a collaborator of this project";
+        for channel in channels {
+            self.error(channel, HubErrorCode::NoProject, reason).await;
+            let close = Close {
+                channel,
+                reason: Some(reason.into()),
+            };
+            self.send(Frame::json(local::CONTROL, kind::CLOSE, &close))
+                .await;
+            self.close(channel).await;
         }
     }
 

@@ -606,3 +606,78 @@ async fn an_expired_sign_in_ends_the_socket_and_opens_nothing() {
     hub.stop().await;
     remove_project_users(&data);
 }
+
+/// Access is not only checked at OPEN: a collaborator removed from a project (through any hub) loses the channels it
+/// already has open on it, keeping those of other projects, and signing out elsewhere ends the socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removal_and_sign_out_end_what_is_already_open() {
+    let data = tempfile::tempdir().expect("a data directory");
+    let host = host_role(&data);
+    let hub = TestHub::start_with(move |config| {
+        host(config);
+        config.access_recheck = Duration::from_millis(200);
+    })
+    .await;
+    let (mut ann, _) = person(&hub, "ann").await;
+    let (mut bob, bob_id) = person(&hub, "bob").await;
+    let shared = ann.create_project("shared").await;
+    let kept = ann.create_project("kept").await;
+    for project in [&shared, &kept] {
+        ann.post(
+            &format!("/api/projects/{project}/collaborators"),
+            json!({"email": "bob@example.org"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    }
+    let mut socket = connect(&hub, &bob).await;
+    socket.open(1, &shared, json!({"service": "files"})).await;
+    socket.open(2, &kept, json!({"service": "files"})).await;
+
+    ann.delete(&format!("/api/projects/{shared}/collaborators/{bob_id}"))
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    let error = socket
+        .wait_for(|frame| frame.channel == 1 && frame.kind == kind::ERROR)
+        .await;
+    let error: HubError = serde_json::from_slice(&error.body).expect("a hub error");
+    assert_eq!(error.code, HubErrorCode::NoProject, "{}", error.message);
+    assert!(
+        error.message.contains("no longer a collaborator"),
+        "{}",
+        error.message
+    );
+    socket
+        .wait_for(|frame| {
+            frame.channel == 0 && frame.kind == kind::CLOSE && frame.json()["channel"] == 1
+        })
+        .await;
+    // Channel 1 is gone; channel 2, on a project Bob still shares, is not.
+    socket.send(1, kind::INPUT, b"ls\r").await;
+    socket.expect_error(HubErrorCode::UnknownChannel).await;
+    socket.open(3, &kept, json!({"service": "files"})).await;
+    socket
+        .open_refused(4, &shared, HubErrorCode::NoProject)
+        .await;
+
+    // Bob signs out in another tab: this socket ends as a signed-out one.
+    bob.post("/api/sign-out", json!({}))
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(10), socket.stream.next())
+            .await
+            .expect("the hub closes the socket")
+        {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close, got {other:?}"),
+        }
+    };
+    assert_eq!(
+        closed.map(|frame| u16::from(frame.code)),
+        Some(browser::CLOSE_NOT_SIGNED_IN)
+    );
+    hub.stop().await;
+    remove_project_users(&data);
+}
