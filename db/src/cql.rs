@@ -148,11 +148,17 @@ impl CqlStore {
         profile_handle.map_to_another_profile(profile(&options, Some(&local_datacenter)));
 
         replication::ensure_keyspace(&session, &options, &place).await?;
-        session
-            .use_keyspace(options.keyspace.as_str(), false)
-            .await
-            .map_err(|error| place.use_keyspace_error(&options.keyspace, error))?;
-        migrations::migrate(&session, &place).await?;
+        // Another hub may have just created the keyspace: its row can be readable a moment before the keyspace can be
+        // used, so a refusal is retried briefly before it is believed.
+        let mut attempts = 0;
+        while let Err(error) = session.use_keyspace(options.keyspace.as_str(), false).await {
+            attempts += 1;
+            if attempts == 10 {
+                return Err(place.use_keyspace_error(&options.keyspace, error));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        migrations::migrate(&session, &place, &options.keyspace).await?;
 
         let preparer = Preparer {
             session: &session,

@@ -418,3 +418,41 @@ async fn registering_the_clusters_own_datacenter_makes_it_usable_for_hosts() {
         .describe()
         .starts_with(&format!("Cassandra keyspace {keyspace} at ")));
 }
+
+/// Every table gets the id its keyspace and name give it, the same from every hub, so hubs creating a new keyspace at
+/// once through different nodes make one set of tables; and two connects racing on a new keyspace both succeed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tables_have_the_same_id_whichever_hub_creates_them() {
+    let keyspace = unique_keyspace("_ids");
+    let _cleanup = DropOnExit(keyspace.clone());
+    let racing = (0..3).map(|_| {
+        let options = options(&keyspace);
+        tokio::spawn(async move { CqlStore::connect(options, Arc::new(SystemClock)).await })
+    });
+    for store in futures_util::future::join_all(racing).await {
+        store
+            .expect("a connect task")
+            .expect("every racing connect succeeds");
+    }
+    let session = raw_session().await;
+    let rows = session
+        .query_unpaged(
+            "SELECT table_name, id FROM system_schema.tables WHERE keyspace_name = ?",
+            (keyspace.as_str(),),
+        )
+        .await
+        .expect("listing tables")
+        .into_rows_result()
+        .expect("rows");
+    let mut tables = 0;
+    for row in rows.rows::<(String, uuid::Uuid)>().expect("typed rows") {
+        let (table, id) = row.expect("a table row");
+        assert_eq!(
+            id,
+            orrery_db::cql::migrations::table_id(&keyspace, &table),
+            "table {table}"
+        );
+        tables += 1;
+    }
+    assert_eq!(tables, 16, "the migrations table and 15 tables");
+}

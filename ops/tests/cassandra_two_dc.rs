@@ -4,7 +4,7 @@
 //! One test, in phases, because stopping a datacenter affects everything else on the cluster:
 //! 1. `orrery admin` on a keyspace that starts in dc1 only: `dc add` refuses a datacenter the cluster does not have and
 //!    extends the keyspace's replication to dc2 (then `nodetool rebuild` copies what dc1 had); hosts are added, listed,
-//!    drained and removed.
+//!    drained and removed. Two admins creating another new keyspace at once through dc1 and dc2 both succeed.
 //! 2. Two `orrery hub` processes, one per datacenter: an account created through dc1 signs in through dc2.
 //! 3. dc2's node stops: dc1 keeps serving sign-ins, project lists and project opens at LOCAL_QUORUM, and takes new
 //!    projects; a new sign-up is refused with 503 (one account per e-mail address needs a quorum across datacenters).
@@ -342,6 +342,39 @@ async fn two_datacenters() {
     let removed = admin(&dc1_db, &["host", "remove", "127.0.0.12:7100"]);
     assert!(removed.contains("removed"), "{removed}");
     assert!(!admin(&dc1_db, &["host", "list"]).contains("127.0.0.12:7100"));
+
+    // Two admins (or hubs) creating a new keyspace at the same moment through nodes of different datacenters: both
+    // succeed and make one set of tables (each table's id is fixed by its name), which both datacenters then use.
+    let fresh = unique("orrery_race").replace('-', "_");
+    let (fresh_dc1, fresh_dc2) = (cql(&fresh, DC1, "dc1"), cql(&fresh, DC2, "dc2"));
+    let (first, second) = std::thread::scope(|scope| {
+        let first = scope.spawn(|| orrery(&["admin", "--db", &fresh_dc1, "host", "list"]));
+        let second = scope.spawn(|| orrery(&["admin", "--db", &fresh_dc2, "host", "list"]));
+        (
+            first.join().expect("first admin"),
+            second.join().expect("second admin"),
+        )
+    });
+    for output in [&first, &second] {
+        assert!(
+            output.status.success(),
+            "creating the keyspace from both datacenters at once: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    admin(&fresh_dc2, &["dc", "add", "dc2"]);
+    eventually(
+        Duration::from_secs(30),
+        "dc2's registration read through dc1",
+        || {
+            let fresh_dc1 = fresh_dc1.clone();
+            async move {
+                let output = orrery(&["admin", "--db", &fresh_dc1, "dc", "list"]);
+                String::from_utf8_lossy(&output.stdout).contains("dc2\t0 host(s)")
+            }
+        },
+    )
+    .await;
 
     // ---- 2. an account made through dc1 signs in through dc2 ----
     let hub1 = Hub::start(&dc1_db).await;

@@ -2,9 +2,9 @@
 //!
 //! `schema_migrations` has a row per applied version in one partition (`component = 'metadata'`); the keyspace's version
 //! is the largest. A keyspace whose version is above the last migration here was migrated by a newer Orrery and is
-//! refused ([`Error::SchemaTooNew`]) before anything is changed. Every statement is `CREATE TABLE IF NOT EXISTS`, so two
-//! hubs starting at once on a new keyspace both succeed, and a migration interrupted halfway is finished by the next
-//! connect. Migrations are never edited once released: a change is a new migration appended at the end.
+//! refused ([`Error::SchemaTooNew`]) before anything is changed. Every statement is `CREATE TABLE IF NOT EXISTS` with a
+//! fixed id per keyspace and table ([`table_id`]), so two hubs starting at once on a new keyspace, through different
+//! nodes, make the same tables, and a migration interrupted halfway is finished by the next connect. Migrations are never edited once released: a change is a new migration appended at the end.
 //!
 //! Each table answers one query by its key; there are no secondary indexes and nothing reads with ALLOW FILTERING.
 //! Ids are `uuid`; times are `bigint` milliseconds from the store's clock.
@@ -187,6 +187,49 @@ async fn run(session: &Session, place: &Place, cql: &str) -> Result<()> {
         .map_err(|error| place.execution_error(error))
 }
 
+/// Where table ids come from: Orrery's own UUID namespace, so no other name-based id collides with ours.
+const TABLE_ID_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x6f72_7265_7279_4d65_7461_6461_7461_5462);
+
+/// The id every hub gives `keyspace.table` when it creates it. Cassandra (before 5.1) gives each table a random id on
+/// the node that coordinates its creation, so two hubs creating a new keyspace's tables at once through different nodes
+/// would make two tables of one name that the cluster never reconciles; with one id for each name they are the same
+/// table.
+pub fn table_id(keyspace: &str, table: &str) -> uuid::Uuid {
+    uuid::Uuid::new_v5(
+        &TABLE_ID_NAMESPACE,
+        format!("{keyspace}.{table}").as_bytes(),
+    )
+}
+
+/// Runs a `CREATE TABLE IF NOT EXISTS name (…)` with the table's fixed id, falling back to the plain statement where
+/// the database does not take `WITH ID` (some CQL servers do not); any other statement runs as it is.
+async fn create(session: &Session, place: &Place, keyspace: &str, cql: &str) -> Result<()> {
+    let table = cql
+        .trim_start()
+        .strip_prefix("CREATE TABLE IF NOT EXISTS ")
+        .and_then(|rest| rest.split(|c: char| c.is_whitespace() || c == '(').next());
+    let Some(table) = table else {
+        return run(session, place, cql).await;
+    };
+    let id = table_id(keyspace, table);
+    let has_options = cql
+        .split_whitespace()
+        .any(|word| word.eq_ignore_ascii_case("WITH"));
+    let joiner = if has_options { "AND" } else { "WITH" };
+    match run(
+        session,
+        place,
+        &format!("{} {joiner} ID = {id}", cql.trim_end()),
+    )
+    .await
+    {
+        Ok(()) => Ok(()),
+        Err(error @ Error::Unavailable { .. }) => Err(error),
+        Err(_) => run(session, place, cql).await,
+    }
+}
+
 /// The keyspace's schema version: 0 for a new keyspace.
 pub(super) async fn current_version(session: &Session, place: &Place) -> Result<u32> {
     let rows = session
@@ -215,8 +258,8 @@ pub(super) async fn current_version(session: &Session, place: &Place) -> Result<
 }
 
 /// Brings the keyspace (already the session's) to [`LATEST_VERSION`], or refuses one migrated by a newer Orrery.
-pub(super) async fn migrate(session: &Session, place: &Place) -> Result<()> {
-    run(session, place, CREATE_MIGRATIONS_TABLE).await?;
+pub(super) async fn migrate(session: &Session, place: &Place, keyspace: &str) -> Result<()> {
+    create(session, place, keyspace, CREATE_MIGRATIONS_TABLE).await?;
     let found = current_version(session, place).await?;
     if found > LATEST_VERSION {
         return Err(Error::SchemaTooNew {
@@ -229,26 +272,28 @@ pub(super) async fn migrate(session: &Session, place: &Place) -> Result<()> {
         .filter(|migration| migration.version > found)
     {
         for statement in migration.statements {
-            run(session, place, statement).await.map_err(|error| {
-                let reason = error.to_string();
-                match error {
-                    Error::Unavailable { source, .. } => Error::Unavailable {
-                        message: format!(
-                            "schema migration {} ({}) could not finish: {reason}",
-                            migration.version, migration.description
-                        ),
-                        source,
-                    },
-                    Error::Backend { source, .. } => Error::Backend {
-                        message: format!(
-                            "schema migration {} ({}) failed: {reason}",
-                            migration.version, migration.description
-                        ),
-                        source,
-                    },
-                    other => other,
-                }
-            })?;
+            create(session, place, keyspace, statement)
+                .await
+                .map_err(|error| {
+                    let reason = error.to_string();
+                    match error {
+                        Error::Unavailable { source, .. } => Error::Unavailable {
+                            message: format!(
+                                "schema migration {} ({}) could not finish: {reason}",
+                                migration.version, migration.description
+                            ),
+                            source,
+                        },
+                        Error::Backend { source, .. } => Error::Backend {
+                            message: format!(
+                                "schema migration {} ({}) failed: {reason}",
+                                migration.version, migration.description
+                            ),
+                            source,
+                        },
+                        other => other,
+                    }
+                })?;
         }
         session
             .query_unpaged(
