@@ -78,10 +78,7 @@ pub(crate) fn acquired(
     now: Timestamp,
 ) -> Result<Lease> {
     match current.and_then(|row| row.lease(project, now)) {
-        Some(live) if live.holder == host => Ok(Lease {
-            expires: now.after(ttl),
-            ..live
-        }),
+        Some(live) if live.holder == host => renewed(project, host, ttl, current, now),
         Some(live) => Err(held_by_other(project, &live)),
         None => Ok(Lease {
             project,

@@ -15,8 +15,8 @@
 //!   exited, the project's local hub stopped, the collaborator was removed). A closed channel's number may be reused.
 //!   Access is checked again every few seconds (the hub's `access_recheck`, 10 s by default), not only at `OPEN`: an
 //!   account removed from a project (or whose project was deleted) gets `ERROR no_project` on each of that project's
-//!   channels, each followed by `CLOSE`; a sign-in that ended (signed out elsewhere, expired) closes the socket with
-//!   [`CLOSE_NOT_SIGNED_IN`].
+//!   channels, each followed by `CLOSE`; a sign-in that ended (signed out elsewhere, expired) closes a socket that has
+//!   channels open with [`CLOSE_NOT_SIGNED_IN`] (an idle socket learns it at its next `OPEN`).
 //! - browser → hub `PING` (empty); the hub answers `PONG` (empty) at once. Browsers send one every
 //!   [`Welcome::heartbeat_ms`] and treat a socket silent for three heartbeats as dead. The hub closes a socket it heard
 //!   nothing from (no frame, no WebSocket pong to its own pings) for three heartbeats.

@@ -87,9 +87,9 @@ pub enum Database {
     Open(Db),
     /// An SQLite file, opened (and created or migrated) when the hub starts, with [`Config::clock`].
     Sqlite(PathBuf),
-    /// A Cassandra keyspace, `cql://HOST[:PORT][,HOST…]/KEYSPACE[?dc=LOCAL_DC]` (see `orrery_db::CqlOptions`),
-    /// connected to (and created or migrated) when the hub starts.
-    Cql(String),
+    /// What `orrery --db` takes, read by `orrery_db::Db::open` when the hub starts: a Cassandra keyspace
+    /// (`cql://HOST[:PORT][,HOST…]/KEYSPACE[?dc=LOCAL_DC]`, created or migrated) or a SQLite file path.
+    Spec(String),
 }
 
 impl Default for Database {
@@ -106,7 +106,7 @@ impl fmt::Debug for Database {
                 .debug_tuple("Database::Sqlite")
                 .field(path)
                 .finish(),
-            Database::Cql(url) => formatter.debug_tuple("Database::Cql").field(url).finish(),
+            Database::Spec(spec) => formatter.debug_tuple("Database::Spec").field(spec).finish(),
         }
     }
 }

@@ -215,6 +215,6 @@ async fn open(database: Database, clock: Arc<dyn Clock>) -> Result<Db> {
     match database {
         Database::Open(db) => Ok(db),
         Database::Sqlite(path) => Ok(Db::open_sqlite(path, clock).await?),
-        Database::Cql(url) => Ok(Db::open(&url, clock).await?),
+        Database::Spec(spec) => Ok(Db::open(&spec, clock).await?),
     }
 }

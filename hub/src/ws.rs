@@ -506,14 +506,19 @@ impl Session {
         }
     }
 
-    /// Checks again that the sign-in is valid (`Stop::SignedOut` when it is not) and that the account is still a
-    /// collaborator of each project it has channels on, closing the channels of a project it may no longer use.
+    /// While channels are open, checks again that the sign-in is valid (`Stop::SignedOut` when it is not) and that the
+    /// account is still a collaborator of each project it has channels on, closing the channels of a project it may no
+    /// longer use.
     /// A store that cannot answer right now changes nothing: people are not cut off by a metadata hiccup.
     async fn recheck_access(&mut self) -> std::result::Result<(), Stop> {
+        let projects: HashSet<Arc<str>> = self.channels().values().cloned().collect();
+        if projects.is_empty() {
+            // Nothing is open to take away, and the next OPEN checks everything: an idle socket costs the store nothing.
+            return Ok(());
+        }
         if let Err(orrery_db::Error::NotFound(_)) = self.state.db.token(&self.token).await {
             return Err(Stop::SignedOut);
         }
-        let projects: HashSet<Arc<str>> = self.channels().values().cloned().collect();
         for project in projects {
             let Ok(id) = project.parse::<ProjectId>() else {
                 continue;

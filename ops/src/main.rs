@@ -130,7 +130,7 @@ fn hub(args: HubArgs) -> Result<()> {
         config.listen = listen;
     }
     if let Some(spec) = args.db {
-        config.database = database(spec);
+        config.database = orrery_hub::Database::Spec(spec);
     }
     if let (Some(cert_path), Some(key_path)) = (args.tls_cert, args.tls_key) {
         config.tls = Some(orrery_hub::TlsConfig {
@@ -308,15 +308,6 @@ fn db_spec(value: OsString) -> Result<String> {
     value
         .into_string()
         .map_err(|raw| anyhow!("`--db` {raw:?} is not valid UTF-8"))
-}
-
-/// What a `--db` value names: `cql://…` a Cassandra keyspace, anything else a SQLite file.
-pub(crate) fn database(spec: String) -> orrery_hub::Database {
-    if spec.starts_with("cql://") {
-        orrery_hub::Database::Cql(spec)
-    } else {
-        orrery_hub::Database::Sqlite(PathBuf::from(spec))
-    }
 }
 
 fn parse_listen(value: &OsString) -> Result<std::net::SocketAddr> {

@@ -40,12 +40,17 @@ pub(crate) fn up(args: UpArgs) -> Result<()> {
         .canonicalize()
         .with_context(|| format!("reading the data directory {}", args.data.display()))?;
     let binary = std::env::current_exe().context("finding the orrery executable")?;
-    let metadata = args
-        .db
-        .unwrap_or_else(|| data.join("orrery.db").to_string_lossy().into_owned());
+    let (database, metadata) = match args.db {
+        Some(spec) => (orrery_hub::Database::Spec(spec.clone()), spec),
+        None => {
+            let file = data.join("orrery.db");
+            let shown = file.display().to_string();
+            (orrery_hub::Database::Sqlite(file), shown)
+        }
+    };
     let config = orrery_hub::Config {
         listen: args.listen,
-        database: crate::database(metadata.clone()),
+        database,
         host: Some(HostConfig {
             data: data.clone(),
             binary,

@@ -3,38 +3,13 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 use orrery_db::{NewAccount, PlacementRole, SqliteStore, Store, SystemClock};
-
-fn orrery(db: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_orrery"))
-        .arg("admin")
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .output()
-        .expect("running orrery admin")
-}
-
-fn succeeds(db: &Path, args: &[&str]) -> String {
-    let output = orrery(db, args);
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "orrery admin {args:?} failed:\n{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
-fn fails(db: &Path, args: &[&str]) -> String {
-    let output = orrery(db, args);
-    assert!(!output.status.success(), "orrery admin {args:?} must fail");
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use support::{admin_fails as fails, admin_succeeds as succeeds};
 
 #[tokio::test]
 async fn datacenters_and_hosts_from_the_command_line() {

@@ -14,20 +14,23 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use orrery_db::conformance::{unique, unique_email};
+use orrery_db::conformance::unique_email;
 use orrery_db::{
     Clock, CqlOptions, CqlStore, Error, HostId, ManualClock, NewAccount, NewHost, PlacementRole,
     Store,
 };
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use support::{admin, admin_fails, admin_succeeds, free_port, session_cookie, unique_keyspace};
 
 const DC1: &str = "127.0.0.11";
 const DC2: &str = "127.0.0.12";
@@ -76,34 +79,6 @@ impl Drop for Cluster {
     }
 }
 
-fn orrery(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_orrery"))
-        .args(args)
-        .output()
-        .expect("running orrery")
-}
-
-fn admin(db: &str, args: &[&str]) -> String {
-    let mut all = vec!["admin", "--db", db];
-    all.extend_from_slice(args);
-    let output = orrery(&all);
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "orrery {all:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
-fn admin_fails(db: &str, args: &[&str]) -> String {
-    let mut all = vec!["admin", "--db", db];
-    all.extend_from_slice(args);
-    let output = orrery(&all);
-    assert!(!output.status.success(), "orrery {all:?} must fail");
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
 /// An `orrery hub` on a free port, killed when dropped.
 struct Hub {
     child: Child,
@@ -113,11 +88,7 @@ struct Hub {
 
 impl Hub {
     async fn start(db: &str) -> Hub {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("address")
-            .port();
+        let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_orrery"))
             .args(["hub", "--listen", &format!("127.0.0.1:{port}"), "--db", db])
             .stdout(Stdio::null())
@@ -211,17 +182,6 @@ impl Drop for Hub {
     }
 }
 
-fn session_cookie(response: &reqwest::Response) -> String {
-    let header = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find(|value| value.starts_with("orrery_session="))
-        .expect("a session cookie");
-    header.split(';').next().expect("name=value").to_string()
-}
-
 /// Retries `check` until it is true or `limit` passes.
 async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
 where
@@ -252,13 +212,13 @@ async fn store(keyspace: &str, node: &str, datacenter: &str, clock: Arc<dyn Cloc
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_datacenters() {
     let cluster = Cluster::start();
-    let keyspace = unique("orrery_two_dc").replace('-', "_");
+    let keyspace = unique_keyspace("orrery_two_dc");
 
     // ---- 1. admin: a keyspace in dc1 only, then dc2 added ----
     let dc1_only = format!("{}&replication=dc1:1", cql(&keyspace, DC1, "dc1"));
     let dc1_db = cql(&keyspace, DC1, "dc1");
     let dc2_db = cql(&keyspace, DC2, "dc2");
-    let added = admin(&dc1_only, &["dc", "add", "dc1"]);
+    let added = admin_succeeds(&dc1_only, &["dc", "add", "dc1"]);
     assert!(added.contains("datacenter dc1 added"), "{added}");
     assert!(
         added.contains("dc1: 1") && !added.contains("dc2"),
@@ -272,13 +232,13 @@ async fn two_datacenters() {
             && refused.contains("dc2"),
         "the refusal names the datacenters the cluster has: {refused}"
     );
-    let listed = admin(&dc1_db, &["dc", "list"]);
+    let listed = admin_succeeds(&dc1_db, &["dc", "list"]);
     assert!(
         !listed.contains("dc3"),
         "a refused datacenter is not registered: {listed}"
     );
 
-    let added = admin(&dc1_db, &["dc", "add", "dc2"]);
+    let added = admin_succeeds(&dc1_db, &["dc", "add", "dc2"]);
     assert!(
         added.contains("dc1: 1, dc2: 1"),
         "replication now includes dc2: {added}"
@@ -307,14 +267,14 @@ async fn two_datacenters() {
         replication,
         BTreeMap::from([("dc1".to_string(), 1), ("dc2".to_string(), 1)])
     );
-    let listed = admin(&dc2_db, &["dc", "list"]);
+    let listed = admin_succeeds(&dc2_db, &["dc", "list"]);
     assert!(
         listed.contains("dc1\t0 host(s)\tmetadata replicas 1")
             && listed.contains("dc2\t0 host(s)\tmetadata replicas 1"),
         "{listed}"
     );
 
-    let added = admin(
+    let added = admin_succeeds(
         &dc1_db,
         &[
             "host",
@@ -336,20 +296,22 @@ async fn two_datacenters() {
         &["host", "add", "--dc", "dc9", "--address", "127.0.0.19:7100"],
     );
     assert!(refused.contains("dc9"), "{refused}");
-    let drained = admin(&dc1_db, &["host", "drain", "127.0.0.12:7100"]);
+    let drained = admin_succeeds(&dc1_db, &["host", "drain", "127.0.0.12:7100"]);
     assert!(drained.contains("is draining"), "{drained}");
-    assert!(admin(&dc1_db, &["host", "list"]).contains("127.0.0.12:7100\tweight 2\tdraining"));
-    let removed = admin(&dc1_db, &["host", "remove", "127.0.0.12:7100"]);
+    assert!(
+        admin_succeeds(&dc1_db, &["host", "list"]).contains("127.0.0.12:7100\tweight 2\tdraining")
+    );
+    let removed = admin_succeeds(&dc1_db, &["host", "remove", "127.0.0.12:7100"]);
     assert!(removed.contains("removed"), "{removed}");
-    assert!(!admin(&dc1_db, &["host", "list"]).contains("127.0.0.12:7100"));
+    assert!(!admin_succeeds(&dc1_db, &["host", "list"]).contains("127.0.0.12:7100"));
 
     // Two admins (or hubs) creating a new keyspace at the same moment through nodes of different datacenters: both
     // succeed and make one set of tables (each table's id is fixed by its name), which both datacenters then use.
-    let fresh = unique("orrery_race").replace('-', "_");
+    let fresh = unique_keyspace("orrery_race");
     let (fresh_dc1, fresh_dc2) = (cql(&fresh, DC1, "dc1"), cql(&fresh, DC2, "dc2"));
     let (first, second) = std::thread::scope(|scope| {
-        let first = scope.spawn(|| orrery(&["admin", "--db", &fresh_dc1, "host", "list"]));
-        let second = scope.spawn(|| orrery(&["admin", "--db", &fresh_dc2, "host", "list"]));
+        let first = scope.spawn(|| admin(&fresh_dc1, &["host", "list"]));
+        let second = scope.spawn(|| admin(&fresh_dc2, &["host", "list"]));
         (
             first.join().expect("first admin"),
             second.join().expect("second admin"),
@@ -362,14 +324,14 @@ async fn two_datacenters() {
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    admin(&fresh_dc2, &["dc", "add", "dc2"]);
+    admin_succeeds(&fresh_dc2, &["dc", "add", "dc2"]);
     eventually(
         Duration::from_secs(30),
         "dc2's registration read through dc1",
         || {
             let fresh_dc1 = fresh_dc1.clone();
             async move {
-                let output = orrery(&["admin", "--db", &fresh_dc1, "dc", "list"]);
+                let output = admin(&fresh_dc1, &["dc", "list"]);
                 String::from_utf8_lossy(&output.stdout).contains("dc2\t0 host(s)")
             }
         },

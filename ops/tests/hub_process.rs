@@ -1,6 +1,8 @@
 //! `orrery hub` as an operator starts it: it creates its database, answers on its address, and stops cleanly on SIGTERM.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -24,11 +26,7 @@ fn hub_serves_health_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("temp dir");
     let database = dir.path().join("orrery.db");
     // A free port: bind, read it, release it for the hub.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("address")
-        .port();
+    let port = support::free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_orrery"))
         .args(["hub", "--listen", &format!("127.0.0.1:{port}"), "--db"])
         .arg(&database)

@@ -3,12 +3,15 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use support::{cql_node, session_cookie, unique_keyspace};
 
 /// A running `orrery up` and the address it printed.
 struct Up {
@@ -63,26 +66,10 @@ impl Up {
     }
 }
 
-fn cookie_of(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find(|value| value.starts_with("orrery_session="))
-        .and_then(|value| value.split(';').next())
-        .expect("a session cookie")
-        .to_string()
-}
-
 #[tokio::test]
 async fn orrery_up_keeps_its_metadata_in_cassandra() {
-    let node = std::env::var("ORRERY_TEST_CQL").unwrap_or_else(|_| {
-        panic!(
-            "ORRERY_TEST_CQL is not set: start a node with `ops/cassandra/cluster start DIR` and set ORRERY_TEST_CQL=127.0.0.1:9042 (tests/run does both)"
-        )
-    });
-    let keyspace = orrery_db::conformance::unique("orrery_up").replace('-', "_");
+    let node = cql_node();
+    let keyspace = unique_keyspace("orrery_up");
     let db = format!("cql://{node}/{keyspace}");
     let email = orrery_db::conformance::unique_email("ada");
     let http = reqwest::Client::builder()
@@ -99,7 +86,7 @@ async fn orrery_up_keeps_its_metadata_in_cassandra() {
         .await
         .expect("sign-up answered");
     assert_eq!(response.status(), StatusCode::CREATED);
-    let cookie = cookie_of(&response);
+    let cookie = session_cookie(&response);
     let response = http
         .post(format!("{}/api/projects", up.base))
         .header("cookie", &cookie)
@@ -124,7 +111,7 @@ async fn orrery_up_keeps_its_metadata_in_cassandra() {
         StatusCode::OK,
         "the account is in the keyspace"
     );
-    let cookie = cookie_of(&response);
+    let cookie = session_cookie(&response);
     let projects: Value = http
         .get(format!("{}/api/projects", up.base))
         .header("cookie", &cookie)

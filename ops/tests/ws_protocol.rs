@@ -6,6 +6,7 @@
 
 #[path = "../../hub/tests/support/harness.rs"]
 mod harness;
+mod support;
 
 use std::time::Duration;
 
@@ -47,12 +48,8 @@ async fn hub_with_projects() -> (TestHub, TempDir) {
 /// The same, with its metadata in a fresh keyspace of the real Cassandra node `ORRERY_TEST_CQL` names (`tests/run`
 /// starts one).
 async fn hub_with_projects_on_cassandra() -> (TestHub, TempDir) {
-    let node = std::env::var("ORRERY_TEST_CQL").unwrap_or_else(|_| {
-        panic!(
-            "ORRERY_TEST_CQL is not set: start a node with `ops/cassandra/cluster start DIR` and set ORRERY_TEST_CQL=127.0.0.1:9042 (tests/run does both)"
-        )
-    });
-    let keyspace = orrery_db::conformance::unique("orrery_ws").replace('-', "_");
+    let node = support::cql_node();
+    let keyspace = support::unique_keyspace("orrery_ws");
     let clock = std::sync::Arc::new(orrery_db::ManualClock::new(harness::START));
     let db = orrery_db::Db::open(&format!("cql://{node}/{keyspace}"), clock.clone())
         .await
@@ -259,6 +256,20 @@ impl Socket {
         let error: HubError = serde_json::from_slice(&frame.body).expect("a hub error");
         assert_eq!(error.code, code, "{}", error.message);
         error.message
+    }
+
+    /// The code of the close the hub ends the socket with (frames before it are skipped); fails after 10 s without one.
+    async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), self.stream.next())
+                .await
+                .expect("the hub closes the socket")
+            {
+                Some(Ok(Message::Close(frame))) => return frame.map(|frame| u16::from(frame.code)),
+                Some(Ok(_)) => continue,
+                other => panic!("expected a close, got {other:?}"),
+            }
+        }
     }
 
     /// The socket still works: a PING gets its PONG.
@@ -585,18 +596,8 @@ async fn an_expired_sign_in_ends_the_socket_and_opens_nothing() {
         .await;
     let message = socket.expect_error(HubErrorCode::NotSignedIn).await;
     assert!(message.contains("sign in again"), "{message}");
-    let closed = loop {
-        match tokio::time::timeout(Duration::from_secs(10), socket.stream.next())
-            .await
-            .expect("the hub closes the socket")
-        {
-            Some(Ok(Message::Close(frame))) => break frame,
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close, got {other:?}"),
-        }
-    };
     assert_eq!(
-        closed.map(|frame| u16::from(frame.code)),
+        socket.close_code().await,
         Some(browser::CLOSE_NOT_SIGNED_IN)
     );
     assert!(matches!(
@@ -664,18 +665,8 @@ async fn removal_and_sign_out_end_what_is_already_open() {
     bob.post("/api/sign-out", json!({}))
         .await
         .expect(StatusCode::NO_CONTENT);
-    let closed = loop {
-        match tokio::time::timeout(Duration::from_secs(10), socket.stream.next())
-            .await
-            .expect("the hub closes the socket")
-        {
-            Some(Ok(Message::Close(frame))) => break frame,
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close, got {other:?}"),
-        }
-    };
     assert_eq!(
-        closed.map(|frame| u16::from(frame.code)),
+        socket.close_code().await,
         Some(browser::CLOSE_NOT_SIGNED_IN)
     );
     hub.stop().await;

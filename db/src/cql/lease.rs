@@ -173,8 +173,7 @@ pub(super) async fn acquire(
         return Err(no_copy(project, host));
     }
     change(inner, project, |current, now| {
-        let lease = acquired(project, host, ttl, current, now)?;
-        Ok(Step::Write(LeaseRow::from_lease(&lease), lease))
+        holding(acquired(project, host, ttl, current, now)?)
     })
     .await
 }
@@ -187,10 +186,14 @@ pub(super) async fn renew(
 ) -> Result<Lease> {
     let ttl = valid_ttl(ttl)?;
     change(inner, project, |current, now| {
-        let lease = renewed(project, host, ttl, current, now)?;
-        Ok(Step::Write(LeaseRow::from_lease(&lease), lease))
+        holding(renewed(project, host, ttl, current, now)?)
     })
     .await
+}
+
+/// The step that stores `lease` and answers it.
+fn holding(lease: Lease) -> Result<Step<Lease>> {
+    Ok(Step::Write(LeaseRow::from_lease(&lease), lease))
 }
 
 pub(super) async fn release(inner: &Inner, project: ProjectId, host: HostId) -> Result<()> {
