@@ -461,9 +461,9 @@ fn plan(clients: usize, edits: Edits, ticks: u64, edit_percent: u64) -> Plan {
 fn automerge_trace() -> Trace {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/data/editing-traces/sequential_traces/automerge-paper.json.gz"
+        "/../tests/data/editing-traces/automerge-paper.json.gz"
     );
-    let bytes = std::fs::read(path).expect("the editing traces are in ../shared/data");
+    let bytes = std::fs::read(path).expect("the editing traces are in tests/data/editing-traces");
     Trace::parse_gz(&bytes).expect("the trace parses")
 }
 

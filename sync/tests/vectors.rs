@@ -424,10 +424,9 @@ fn sessions() {
 /// Each editing trace replayed by one client syncing every 10 edits: checkpoints of the shadow's length and hash.
 #[test]
 fn traces() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/editing-traces/sequential_traces");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/data/editing-traces");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .expect("traces are in ../shared/data")
+        .expect("the editing traces are in tests/data/editing-traces")
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
         .filter(|name| name.ends_with(".json.gz"))
         .collect();

@@ -34,7 +34,7 @@ import { decodeClient, decodeServer, encodeMessage, messageFromJson, messageToJs
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const VECTORS = join(HERE, "../../../sync/vectors");
-const TRACES = join(HERE, "../../../../shared/data/editing-traces/sequential_traces");
+const TRACES = join(HERE, "../../../tests/data/editing-traces");
 
 const files = existsSync(VECTORS) ? readdirSync(VECTORS).filter((name) => name.endsWith(".json")).sort() : [];
 
