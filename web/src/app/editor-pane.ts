@@ -11,8 +11,8 @@ import { DocumentSession, type SyncState } from "../net/document";
 import type { FilesSession } from "../net/files";
 import type { SavedDocuments } from "../net/saved-documents";
 import type { PeerPresence } from "../protocol/local-hub";
-import type { Delta } from "../sync";
-import { changesToDelta, deltaToChanges, fromCodePoint, toCodePoint } from "./cm-sync";
+import { baseLength, type Delta } from "../sync";
+import { TextMap } from "./cm-sync";
 import { h, replaceChildren } from "./dom";
 import { baseExtensions } from "./editor-setup";
 import { describeEnd } from "./errors";
@@ -62,6 +62,8 @@ export class EditorPane {
   private readonly notices: HTMLElement;
   private readonly historyButton: HTMLButtonElement;
   private view: EditorView | undefined;
+  /** What the view does not show of the engine's text (line break kinds, a BOM), so positions map exactly. */
+  private textMap: TextMap | undefined;
   private session: DocumentSession | undefined;
   private history: HistoryPanel | undefined;
   private readonly language = new Compartment();
@@ -152,8 +154,10 @@ export class EditorPane {
       this.failed({ by: "refused", code: "binary", message: "not text" });
       return;
     }
+    const { map, shown } = TextMap.open(text);
+    this.textMap = map;
     const state = EditorState.create({
-      doc: text,
+      doc: shown,
       extensions: [
         baseExtensions(),
         this.language.of([]),
@@ -164,9 +168,7 @@ export class EditorPane {
         EditorView.updateListener.of((update) => {
           for (const transaction of update.transactions) {
             if (!transaction.docChanged || transaction.annotation(remote) === true) continue;
-            const session = this.session;
-            if (session === undefined) continue;
-            session.edit(changesToDelta(transaction.changes, transaction.startState.doc, session.length));
+            this.localChange(transaction);
           }
           if (update.selectionSet || update.docChanged || update.focusChanged) this.sendPresence(update.view);
         }),
@@ -180,25 +182,56 @@ export class EditorPane {
     if (this.pendingPeers.length > 0) this.showPeers(this.pendingPeers);
   }
 
+  private localChange(transaction: Transaction): void {
+    const session = this.session;
+    const map = this.textMap;
+    if (session === undefined || map === undefined) return;
+    const delta = map.localChange(transaction.changes, transaction.startState.doc);
+    if (baseLength(delta) !== session.length) {
+      // The view and the engine disagree about the text: sending this edit could put it in the wrong place. The
+      // engine's text is the truth; show it again (the user's last keystroke is the only thing that can be lost).
+      console.error(`editor: the view's text (${baseLength(delta)} code points) is not the engine's (${session.length}); showing the engine's again`);
+      this.showText(session.text);
+      return;
+    }
+    session.edit(delta);
+  }
+
   private remoteChange(delta: Delta): void {
     const view = this.view;
-    if (view === undefined) return;
+    const map = this.textMap;
+    if (view === undefined || map === undefined) return;
     view.dispatch({
-      changes: deltaToChanges(delta, view.state.doc),
+      changes: map.remoteChange(delta, view.state.doc),
       annotations: [remote.of(true), Transaction.addToHistory.of(false)],
     });
   }
 
+  /** Replaces the whole view with the engine's `text` (kept out of undo, like others' changes). */
+  private showText(text: string): void {
+    const view = this.view;
+    if (view === undefined) return;
+    const { map, shown } = TextMap.open(text);
+    view.dispatch({
+      changes: { from: 0, to: view.state.doc.length, insert: shown },
+      annotations: [remote.of(true), Transaction.addToHistory.of(false)],
+    });
+    this.textMap = map;
+  }
+
   private sendPresence(view: EditorView): void {
     if (this.session === undefined || !view.hasFocus) return;
+    const map = this.textMap;
+    if (map === undefined) return;
     const { head, anchor } = view.state.selection.main;
     const doc = view.state.doc;
-    this.session.setPresence(toCodePoint(doc, head), toCodePoint(doc, anchor));
+    this.session.setPresence(map.toEngine(doc, head), map.toEngine(doc, anchor));
   }
 
   private showPeers(peers: PeerPresence[]): void {
     const view = this.view;
-    if (view === undefined) {
+    const map = this.textMap;
+    if (view === undefined || map === undefined) {
       this.pendingPeers = peers;
       return;
     }
@@ -207,8 +240,8 @@ export class EditorPane {
       id: peer.connection,
       name: peer.name,
       color: peer.color,
-      head: fromCodePoint(doc, peer.cursor),
-      anchor: fromCodePoint(doc, peer.anchor),
+      head: map.fromEngine(doc, peer.cursor),
+      anchor: map.fromEngine(doc, peer.anchor),
     }));
     view.dispatch({ effects: setRemoteCursors.of(cursors) });
   }
