@@ -1,6 +1,6 @@
 // What the end-to-end test needs around the browser: a free port, the real `orrery` process (start, SIGKILL, restart,
 // and the removal of everything it started), steps that each say whether they passed and why not, waits with
-// deadlines, and screenshots. Nothing here knows Orrery's pages; collaboration.mjs does.
+// deadlines, and screenshots. Nothing here knows Orrery's pages; ui.mjs does.
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -300,8 +300,8 @@ export class Steps {
     }
   }
 
-  /** The closing report: one line per step, then "e2e: N passed, N failed". True when every step passed. */
-  summary() {
+  /** The closing report: one line per step, then "<name>: N passed, N failed". True when every step passed. */
+  summary(name = 'e2e') {
     const passed = this.results.filter((result) => result.status === 'passed').length;
     const failed = this.results.length - passed;
     console.log('');
@@ -309,7 +309,7 @@ export class Steps {
       const detail = result.status === 'passed' ? '' : `: ${result.reason.split('\n')[0]}`;
       console.log(`  step ${result.number} ${result.status.toUpperCase()} ${result.title}${detail}`);
     }
-    console.log(`e2e: ${passed} passed, ${failed} failed`);
+    console.log(`${name}: ${passed} passed, ${failed} failed`);
     return failed === 0;
   }
 }
