@@ -305,7 +305,7 @@ async fn two_viewers_see_the_same_output() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ctrl_c_stops_yes_within_200_ms() {
+async fn ctrl_c_stops_yes() {
     let hub = start(Duration::ZERO).await;
     let mut viewer = Viewer::attach(&hub, "yes", SIZE).await;
     viewer.prompt().await;
@@ -316,13 +316,20 @@ async fn ctrl_c_stops_yes_within_200_ms() {
         .await;
     let interrupted = Instant::now();
     viewer.type_text("\x03").await;
-    let deadline = interrupted + TIMEOUT;
+    // How fast is a benchmark figure (`tests/bench/run terminal`, `BENCH terminal.ctrl_c`); here only that it stops,
+    // with a deadline a loaded machine meets.
+    let deadline = interrupted + 3 * TIMEOUT;
     let mut last_y = interrupted;
     let mut seen = viewer.output.len();
     // Until the shell is back: a command typed after the ^C runs and prints.
     let mut typed = false;
     loop {
-        assert!(Instant::now() < deadline, "yes never stopped");
+        assert!(
+            Instant::now() < deadline,
+            "the shell did not come back within {:?} of Ctrl-C during `yes` (last `y` {:?} after it)",
+            3 * TIMEOUT,
+            last_y.duration_since(interrupted)
+        );
         viewer.receive(deadline).await;
         // Only what just came, and a few bytes before it for a marker split between frames.
         let fresh = &viewer.output[seen.saturating_sub(16)..];
@@ -340,11 +347,9 @@ async fn ctrl_c_stops_yes_within_200_ms() {
             typed = true;
         }
     }
-    let stopped_after = last_y.duration_since(interrupted);
-    println!("output stopped {stopped_after:?} after Ctrl-C");
-    assert!(
-        stopped_after < Duration::from_millis(200),
-        "output went on for {stopped_after:?} after Ctrl-C"
+    println!(
+        "output stopped {:?} after Ctrl-C",
+        last_y.duration_since(interrupted)
     );
 }
 

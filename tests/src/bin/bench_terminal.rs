@@ -285,6 +285,10 @@ async fn bench(args: Args) -> Result<()> {
         "BENCH terminal.echo_vs_terminado {:.2} x",
         their_p99.as_secs_f64() / our_p99.as_secs_f64()
     );
+    println!(
+        "BENCH terminal.ctrl_c {:.1} ms",
+        our_interrupt.as_secs_f64() * 1e3
+    );
     Ok(())
 }
 
