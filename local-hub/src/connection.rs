@@ -320,10 +320,13 @@ async fn control(
                         .open(&path, client, sink, peer.clone())
                         .await
                     {
-                        Ok((document, read_only)) => {
-                            let _ = tx
-                                .send(Frame::json(0, kind::OPENED, &Opened { channel, read_only }))
-                                .await;
+                        Ok((document, status)) => {
+                            let opened = Opened {
+                                channel,
+                                read_only: status.read_only,
+                                missing: status.missing,
+                            };
+                            let _ = tx.send(Frame::json(0, kind::OPENED, &opened)).await;
                             document.start().await;
                             Ok(ChannelState::Document(document))
                         }
@@ -338,6 +341,7 @@ async fn control(
                             &Opened {
                                 channel,
                                 read_only: false,
+                                missing: false,
                             },
                         ))
                         .await;
@@ -366,6 +370,7 @@ async fn control(
                             &Opened {
                                 channel,
                                 read_only: false,
+                                missing: false,
                             },
                         ))
                         .await;

@@ -103,6 +103,15 @@ fn now_ms() -> u64 {
         .map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
+/// What a client is told about a document when it opens it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenStatus {
+    /// Too large to edit: the text can be read, edits are refused.
+    pub read_only: bool,
+    /// Not on disk, and empty with nothing waiting to be saved.
+    pub missing: bool,
+}
+
 fn sync_error(error: &orrery_sync::Error) -> Error {
     Error::new(ErrorCode::Sync, error.to_string())
 }
@@ -172,14 +181,17 @@ impl Documents {
         }
     }
 
-    /// Opens `relative` for the sync client `client`; returns the channel and whether the file is read-only.
+    /// Opens `relative` for the sync client `client`; returns the channel and what the client is told about the file.
+    ///
+    /// A path that is not on disk opens as an empty document (an edit creates the file, as an editor's "save" would),
+    /// but the client is told it is missing, so it never shows "saved" for a file that is not there.
     pub async fn open(
         self: &Arc<Self>,
         relative: &str,
         client: u64,
         sink: ChannelSink,
         peer: Peer,
-    ) -> Result<(DocumentChannel, bool), Error> {
+    ) -> Result<(DocumentChannel, OpenStatus), Error> {
         let path = paths::resolve(&self.root, relative)?;
         if path.starts_with(self.root.join(".orrery")) {
             return Err(Error::new(
@@ -201,7 +213,7 @@ impl Documents {
                 handle
             }
         };
-        let read_only = {
+        let status = {
             let mut state = handle.state.lock().await;
             if let Some(previous) = state.editors.insert(
                 client,
@@ -217,7 +229,15 @@ impl Documents {
                     notice_body("this editor was reopened elsewhere", None),
                 );
             }
-            state.read_only
+            // Empty, nothing to save, and nothing on disk: the file does not exist (yet, or any more).
+            let missing = state.document.text_ref().is_empty()
+                && !state.dirty
+                && !state.saving
+                && tokio::fs::symlink_metadata(&handle.path).await.is_err();
+            OpenStatus {
+                read_only: state.read_only,
+                missing,
+            }
         };
         drop(open);
         Ok((
@@ -227,7 +247,7 @@ impl Documents {
                 client,
                 sink,
             },
-            read_only,
+            status,
         ))
     }
 

@@ -300,6 +300,10 @@ pub struct Opened {
     /// For documents: true when the file can only be read (too large to edit).
     #[serde(default)]
     pub read_only: bool,
+    /// For documents: true when the file is not on disk and the document is empty with nothing waiting to be saved,
+    /// so a client says the file does not exist instead of "saved"; an edit sent anyway creates the file.
+    #[serde(default)]
+    pub missing: bool,
 }
 
 /// Close a channel.

@@ -533,3 +533,44 @@ async fn bad_requests_get_errors_and_change_nothing() {
         [0u8, 159, 146, 150, 0, 1]
     );
 }
+
+/// A path that is not on disk is said to be missing when it opens, so no editor shows "saved" for it; once an edit
+/// has made the file (or while an edit waits to be saved), it no longer is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_is_not_on_disk_opens_as_missing() {
+    let hub = TestHub::start().await;
+    std::fs::write(hub.file("empty.txt"), "").expect("write");
+    let mut connection = hub.connect("Ann").await;
+    let (_, opened) = connection
+        .open(Service::Document {
+            path: "nope.txt".into(),
+            client: 1,
+        })
+        .await
+        .expect("opens");
+    assert!(opened.missing, "a path with no file is missing");
+    assert!(!hub.file("nope.txt").exists(), "opening creates nothing");
+    let (_, opened) = connection
+        .open(Service::Document {
+            path: "empty.txt".into(),
+            client: 2,
+        })
+        .await
+        .expect("opens");
+    assert!(!opened.missing, "an empty file that exists is not missing");
+
+    // An edit to the missing document creates the file, and from then on it is not missing.
+    let mut bob = Editor::open(&hub, "Bob", "nope.txt", 3).await;
+    bob.client.splice(0, 0, "made by typing\n").expect("edit");
+    bob.settle().await;
+    wait_for_file(&hub.file("nope.txt"), "made by typing\n").await;
+    let mut later = hub.connect("Cy").await;
+    let (_, opened) = later
+        .open(Service::Document {
+            path: "nope.txt".into(),
+            client: 4,
+        })
+        .await
+        .expect("opens");
+    assert!(!opened.missing);
+}

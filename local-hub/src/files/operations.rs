@@ -1,11 +1,17 @@
 //! The file service's one-shot operations, each blocking and each run off the async threads: they check everything
 //! they can before changing anything, so a refused request leaves the tree as it was.
 
+use std::ffi::{OsStr, OsString};
 use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use base64::Engine;
+use nix::errno::Errno;
+use nix::fcntl::{open, openat, renameat, renameat2, OFlag, RenameFlags, AT_FDCWD};
+use nix::sys::stat::{mkdirat, Mode};
+use nix::unistd::{unlinkat, UnlinkatFlags};
 
 use super::MAX_READ_BYTES;
 use crate::paths::resolve;
@@ -114,27 +120,12 @@ pub fn mkdir(root: &Path, relative: &str) -> Result<FileResult, Error> {
             format!("{} already exists", shown(relative)),
         ));
     }
-    let mut missing = vec![path.as_path()];
-    while let Some(parent) = missing.last().and_then(|path| path.parent()) {
-        if std::fs::symlink_metadata(parent).is_ok() {
-            break;
-        }
-        missing.push(parent);
-    }
-    let mut made: Vec<&Path> = Vec::new();
-    for folder in missing.into_iter().rev() {
-        if let Err(error) = std::fs::create_dir(folder) {
-            for made in made.iter().rev() {
-                let _ = std::fs::remove_dir(made);
-            }
-            return Err(Error::io(&shown(relative), &error));
-        }
-        made.push(folder);
-    }
+    Folders::make(root, &path, relative)?.keep();
     Ok(FileResult::Done)
 }
 
-/// Renames an entry (a symlink is renamed, not what it points to). Never replaces an existing entry.
+/// Renames an entry (a symlink is renamed, not what it points to), making the folders it moves into when they are
+/// missing. Never replaces an existing entry; when the rename fails, the folders it made are removed again.
 pub fn rename(root: &Path, from: &str, to: &str) -> Result<FileResult, Error> {
     let source = locate(root, from)?;
     changeable(root, &source, from)?;
@@ -147,20 +138,22 @@ pub fn rename(root: &Path, from: &str, to: &str) -> Result<FileResult, Error> {
             format!("{} already exists", shown(to)),
         ));
     }
-    let folder = destination.parent().unwrap_or(root);
-    if !folder.is_dir() {
-        return Err(Error::new(
-            ErrorCode::NotFound,
-            format!("the folder of {} does not exist", shown(to)),
-        ));
-    }
     if destination.starts_with(&source) {
         return Err(Error::new(
             ErrorCode::Refused,
             format!("{} cannot be moved inside itself", shown(from)),
         ));
     }
-    rename_no_replace(&source, &destination).map_err(|error| Error::io(&shown(from), &error))?;
+    let (Some(folder), Some(name)) = (destination.parent(), destination.file_name()) else {
+        return Err(Error::new(
+            ErrorCode::Refused,
+            "the project folder itself cannot be changed here",
+        ));
+    };
+    let folders = Folders::make(root, folder, to)?;
+    rename_no_replace(&source, folders.last(), name)
+        .map_err(|error| Error::io(&shown(from), &error))?;
+    folders.keep();
     Ok(FileResult::Done)
 }
 
@@ -292,22 +285,120 @@ fn describe(name: String, metadata: &std::fs::Metadata) -> Entry {
     }
 }
 
-/// `rename` that fails rather than replace an existing destination, where the file system can promise that.
-fn rename_no_replace(source: &Path, destination: &Path) -> std::io::Result<()> {
-    use nix::errno::Errno;
-    use nix::fcntl::{renameat2, RenameFlags, AT_FDCWD};
+/// `rename` into the folder open as `folder` that fails rather than replace an existing entry, where the file system
+/// can promise that.
+fn rename_no_replace(source: &Path, folder: &OwnedFd, name: &OsStr) -> std::io::Result<()> {
     match renameat2(
         AT_FDCWD,
         source,
-        AT_FDCWD,
-        destination,
+        folder,
+        name,
         RenameFlags::RENAME_NOREPLACE,
     ) {
         Ok(()) => Ok(()),
         // File systems without RENAME_NOREPLACE (some FUSE ones): we checked the destination was free just before.
         Err(Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => {
-            std::fs::rename(source, destination)
+            renameat(AT_FDCWD, source, folder, name).map_err(std::io::Error::from)
         }
-        Err(errno) => Err(std::io::Error::from_raw_os_error(errno as i32)),
+        Err(errno) => Err(std::io::Error::from(errno)),
+    }
+}
+
+/// The folders down to one inside the project, each opened from the one above it without following symlinks, and
+/// made when missing. Nothing here follows a path from the root again after it was checked, so a symlink swapped in
+/// meanwhile (the project's own programs can do that) cannot lead the walk, or what is made or moved, out of the project.
+pub(super) struct Folders {
+    /// The root, then each folder down to the last, open.
+    opened: Vec<OwnedFd>,
+    /// The folders this walk made, as (index of the folder above it in `opened`, name), to undo them.
+    made: Vec<(usize, OsString)>,
+}
+
+impl Folders {
+    /// Opens (making what is missing) every folder from `root` down to `folder`, which `resolve` or `locate` gave, so
+    /// it is inside the root and its existing part has no symlink; `relative` is the client's path, for messages.
+    pub(super) fn make(root: &Path, folder: &Path, relative: &str) -> Result<Folders, Error> {
+        let inside = folder.strip_prefix(root).map_err(|_| {
+            Error::new(
+                ErrorCode::OutsideProject,
+                format!("{} is outside the project", shown(relative)),
+            )
+        })?;
+        // O_PATH: a folder one may pass through but not list is still a folder to move into.
+        let directory = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let root_folder = open(root, directory, Mode::empty())
+            .map_err(|errno| Error::io("the project folder", &std::io::Error::from(errno)))?;
+        let mut folders = Folders {
+            opened: vec![root_folder],
+            made: Vec::new(),
+        };
+        let mut walked = PathBuf::new();
+        for component in inside.components() {
+            let Component::Normal(name) = component else {
+                return Err(Error::new(
+                    ErrorCode::OutsideProject,
+                    format!("{} is outside the project: it uses `..`", shown(relative)),
+                ));
+            };
+            walked.push(name);
+            let above = folders.opened.len() - 1;
+            let parent = &folders.opened[above];
+            let opened = match openat(parent, name, directory, Mode::empty()) {
+                Err(Errno::ENOENT) => {
+                    // Made with the usual mode (the umask applies), as `create_dir` would.
+                    match mkdirat(parent, name, Mode::from_bits_truncate(0o777)) {
+                        Ok(()) => folders.made.push((above, name.to_owned())),
+                        // Made by someone else meanwhile: theirs, so never removed here.
+                        Err(Errno::EEXIST) => {}
+                        Err(errno) => {
+                            return Err(Error::io(&shown(relative), &std::io::Error::from(errno)))
+                        }
+                    }
+                    openat(parent, name, directory, Mode::empty())
+                }
+                other => other,
+            };
+            match opened {
+                Ok(folder) => folders.opened.push(folder),
+                Err(Errno::ENOTDIR | Errno::ELOOP) => {
+                    return Err(Error::new(
+                        ErrorCode::Refused,
+                        format!(
+                            "{} is not a folder, so {} cannot go inside it",
+                            shown(&walked.to_string_lossy()),
+                            shown(relative)
+                        ),
+                    ))
+                }
+                Err(errno) => {
+                    return Err(Error::io(&shown(relative), &std::io::Error::from(errno)))
+                }
+            }
+        }
+        Ok(folders)
+    }
+
+    /// The deepest folder, open.
+    fn last(&self) -> &OwnedFd {
+        // `make` always opens the root first.
+        &self.opened[self.opened.len() - 1]
+    }
+
+    /// Keeps the folders made (they are removed again when this is dropped without it).
+    pub(super) fn keep(mut self) {
+        self.made.clear();
+    }
+}
+
+impl Drop for Folders {
+    fn drop(&mut self) {
+        for (above, name) in self.made.iter().rev() {
+            // Only empty folders go, and never through a symlink: what this walk made and nothing else is in them.
+            let _ = unlinkat(
+                &self.opened[*above],
+                name.as_os_str(),
+                UnlinkatFlags::RemoveDir,
+            );
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! the tests in the submodules.
 
 mod confinement;
+mod moves;
 mod operations;
 mod transfers;
 

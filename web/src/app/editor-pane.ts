@@ -17,6 +17,7 @@ import { h, replaceChildren } from "./dom";
 import { baseExtensions } from "./editor-setup";
 import { describeEnd } from "./errors";
 import { HistoryPanel } from "./history-panel";
+import { indentationExtension, indentationFor } from "./indentation";
 import { languageFor, languageLabel, loadLanguage } from "./languages";
 import { remoteCursors, setRemoteCursors } from "./remote-cursors";
 import { showError, showInfo } from "./toast";
@@ -52,6 +53,8 @@ export interface EditorPaneOptions {
   path: string;
   /** The file cannot be opened here (not text, gone, too large). */
   failed?: () => void;
+  /** Creates the file when it does not exist (the pane offers it). */
+  create?: () => void;
 }
 
 export class EditorPane {
@@ -71,15 +74,19 @@ export class EditorPane {
   private readOnly = false;
   private pendingPeers: PeerPresence[] = [];
   private destroyed = false;
-  /** Set when the text turned out to be data, not text: the document is closed. */
-  private notText = false;
+  /** Set when the document was closed for good (the text is data, or the file does not exist). */
+  private closedForGood = false;
+  /** Focus was asked for before the editor existed: it goes to the editor once there is one. */
+  private wantsFocus = false;
+  /** What was typed while the file was opening, typed into the editor once it is open. */
+  private typedAhead = "";
 
   constructor(private readonly options: EditorPaneOptions) {
     const language = languageFor(options.path);
     this.stateBadge = h("span", { class: "sync-state", testid: "sync-state", data: { state: "syncing" }, text: "Opening…" });
     this.historyButton = h("button", { class: "button small", testid: "history-button", text: "History", title: "Browse and restore earlier versions", onclick: () => this.toggleHistory() });
     this.notices = h("div", { class: "editor-notices" });
-    this.host = h("div", { class: "cm-host" }, h("div", { class: "loading", text: "Opening the file…" }));
+    this.host = h("div", { class: "cm-host", attrs: { tabindex: -1 }, onkeydown: (event) => this.typeAhead(event) }, h("div", { class: "loading", text: "Opening the file…" }));
     this.body = h("div", { class: "editor-body" }, this.host);
     this.element = h(
       "section",
@@ -104,7 +111,14 @@ export class EditorPane {
   }
 
   focus(): void {
-    this.view?.focus();
+    if (this.view !== undefined) {
+      this.view.focus();
+      return;
+    }
+    // Still opening: hold the focus here, so what the user types next is neither lost nor sent to the button or
+    // dialog they just used; it is typed into the editor once it opens.
+    this.wantsFocus = true;
+    this.host.focus({ preventScroll: true });
   }
 
   /** Saves the unsent state now (the page is going away). */
@@ -135,9 +149,10 @@ export class EditorPane {
         readOnly: (readOnly) => this.setReadOnly(readOnly),
         notice: (message, dropped) => this.notice(message, dropped),
         failed: (end) => this.failed(end),
+        missing: () => this.missing(),
       },
     });
-    if (this.destroyed || this.notText) {
+    if (this.destroyed || this.closedForGood) {
       session.close();
       return;
     }
@@ -149,7 +164,7 @@ export class EditorPane {
     if (this.destroyed || this.view !== undefined) return;
     if (looksBinary(text)) {
       // Valid UTF-8 that is mostly control characters (a data file): an editor would only freeze the page on it.
-      this.notText = true;
+      this.closedForGood = true;
       this.session?.close();
       this.failed({ by: "refused", code: "binary", message: "not text" });
       return;
@@ -160,6 +175,7 @@ export class EditorPane {
       doc: shown,
       extensions: [
         baseExtensions(),
+        indentationExtension(indentationFor(this.options.path, shown)),
         this.language.of([]),
         this.editable.of(this.editableExtensions()),
         remoteCursors(),
@@ -176,6 +192,7 @@ export class EditorPane {
     });
     this.view = new EditorView({ state, parent: this.host });
     this.host.querySelector(".loading")?.remove();
+    this.typeAheadInto(this.view);
     void support.then((extension) => {
       if (extension !== undefined && this.view !== undefined) this.view.dispatch({ effects: this.language.reconfigure(extension) });
     });
@@ -247,6 +264,8 @@ export class EditorPane {
   }
 
   private showState(state: SyncState): void {
+    // A pane that shows a message instead of the file has no sync state to show.
+    if (this.closedForGood) return;
     this.stateBadge.dataset.state = state;
     this.stateBadge.textContent = this.session?.isReady === false && state === "syncing" ? "Opening…" : STATE_TEXT[state];
   }
@@ -277,9 +296,7 @@ export class EditorPane {
 
   private failed(end: ChannelEnd): void {
     if (end.by === "connection-closed") return;
-    this.view?.destroy();
-    this.view = undefined;
-    this.historyButton.disabled = true;
+    this.showClosed();
     const message = describeEnd(end);
     // The pane says it too, and keeps saying it; the toast only draws the eye.
     showError(`${this.options.path}: ${message}`, { transient: true });
@@ -294,6 +311,56 @@ export class EditorPane {
         canDownload ? h("button", { class: "button", text: "Download", onclick: () => void downloadFile(this.options.files, this.options.path) }) : null,
       ),
     );
+  }
+
+  /** The file is not on disk (a mistyped address, or deleted): say so and offer to create it; never show "Saved". */
+  private missing(): void {
+    if (this.destroyed || this.closedForGood) return;
+    this.session?.close();
+    this.showClosed();
+    const name = this.options.path.split("/").pop() ?? this.options.path;
+    replaceChildren(
+      this.host,
+      h(
+        "div",
+        { class: "pane-message", testid: "missing-file" },
+        h("p", { text: `${this.options.path} does not exist.` }),
+        this.options.create !== undefined ? h("button", { class: "button primary", testid: "create-missing", text: `Create ${name}`, onclick: () => this.options.create?.() }) : null,
+      ),
+    );
+  }
+
+  /** The editor is gone for good: no sync state to show (the connection may well be fine), no history to browse. */
+  private showClosed(): void {
+    this.closedForGood = true;
+    this.view?.destroy();
+    this.view = undefined;
+    this.history?.destroy();
+    this.history = undefined;
+    this.historyButton.disabled = true;
+    this.historyButton.classList.remove("active");
+    this.stateBadge.hidden = true;
+  }
+
+  /** Keeps what is typed while the file opens (see `focus`). */
+  private typeAhead(event: KeyboardEvent): void {
+    if (this.view !== undefined || this.closedForGood || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+    if (event.key === "Enter") this.typedAhead += "\n";
+    else if (event.key === "Backspace") this.typedAhead = [...this.typedAhead].slice(0, -1).join("");
+    else if ([...event.key].length === 1) this.typedAhead += event.key;
+    else return;
+    event.preventDefault();
+  }
+
+  /** Moves the focus held while opening into the editor, with what was typed meanwhile. */
+  private typeAheadInto(view: EditorView): void {
+    const active = document.activeElement;
+    if (this.wantsFocus && (active === this.host || active === null || active === document.body)) view.focus();
+    this.wantsFocus = false;
+    if (this.typedAhead !== "" && !this.readOnly) {
+      view.dispatch(view.state.replaceSelection(this.typedAhead), { userEvent: "input.type", scrollIntoView: true });
+    }
+    this.typedAhead = "";
   }
 
   private toggleHistory(): void {

@@ -10,11 +10,16 @@ import { FileError } from "../net/files";
 /** The metadata store's category prefixes ("not found: ..."), which say nothing the rest of the message does not. */
 const PREFIXES = /^(not found|already exists|conflict|forbidden|invalid input): /i;
 
-function sentence(text: string): string {
+/**
+ * A message as a sentence. One already written as a sentence (it ends with `.`, `!` or `?`) is shown as written.
+ * Otherwise it gets a full stop, and a capital letter only when it starts with an ordinary word: a message that
+ * starts with a name (`hello.py already exists`, `notes: permission denied`) keeps the name exactly as it is.
+ */
+export function sentence(text: string): string {
   const trimmed = text.trim().replace(PREFIXES, "");
-  if (trimmed === "") return trimmed;
-  const first = trimmed[0]!.toUpperCase() + trimmed.slice(1);
-  return /[.!?]$/.test(first) ? first : `${first}.`;
+  if (trimmed === "" || /[.!?]$/.test(trimmed)) return trimmed;
+  const first = /^[a-z]+[ ,]/.test(trimmed) ? trimmed[0]!.toUpperCase() + trimmed.slice(1) : trimmed;
+  return `${first}.`;
 }
 
 const API_WORDS: Record<string, string> = {

@@ -5,18 +5,19 @@
  * visible (others, and the terminal, change files too).
  */
 
-import type { FilesSession } from "../net/files";
+import { FileError, type FilesSession } from "../net/files";
 import type { Entry } from "../protocol/local-hub";
 import { confirm, prompt } from "./dialog";
 import { formatBytes, h, relativeTime, replaceChildren } from "./dom";
 import { describeError } from "./errors";
-import { showError } from "./toast";
+import { showError, showInfo } from "./toast";
 import { downloadFile, uploadFiles } from "./transfer";
 
 export interface FileTreeOptions {
   files: FilesSession;
   /** Where the tree keeps which folders are open, per project. */
   storageKey: string;
+  /** Opens a file in a tab in front, with the focus in it. */
   openFile(path: string): void;
   newTerminal(): void;
   /** A file or folder was renamed (open tabs follow it). */
@@ -83,7 +84,7 @@ export class FileTree {
       void uploadFiles(options.files, this.folder, chosen, (text) => this.setStatus(text)).then(() => this.refresh());
     });
     this.status = h("div", { class: "tree-status", hidden: true });
-    this.tree = h("div", { class: "tree", testid: "file-tree", attrs: { role: "tree", "aria-label": "Files" } }, h("div", { class: "tree-empty", text: "Loading files…" }));
+    this.tree = h("div", { class: "tree", testid: "file-tree", attrs: { role: "tree", "aria-label": "Files", tabindex: -1 } }, h("div", { class: "tree-empty", text: "Loading files…" }));
     this.element = h(
       "aside",
       { class: "sidebar" },
@@ -261,8 +262,17 @@ export class FileTree {
       },
     });
     if (path === undefined) return;
-    await this.refresh();
+    // At once, before anything else is awaited: the focus goes to the new file's editor, where the user types next.
     this.options.openFile(cleanPath(path));
+    await this.refresh();
+  }
+
+  /** Makes an empty file (and the folders it goes in); one that exists meanwhile is left as it is. */
+  async createFile(path: string): Promise<void> {
+    const folder = parentOf(path);
+    if (folder !== "" && !(await this.exists(folder))) await this.makeFolders(folder);
+    if (!(await this.exists(path))) await this.options.files.write(path, "");
+    await this.refresh();
   }
 
   private async newFolder(): Promise<void> {
@@ -310,6 +320,8 @@ export class FileTree {
     const slash = path.lastIndexOf("/") + 1;
     const dot = path.lastIndexOf(".");
     const nameEnd = dot > slash ? dot : path.length;
+    /** The folder the entry moved into, when the rename had to make it. */
+    let madeFolder: string | undefined;
     const to = await prompt({
       title: "Rename",
       label: "New name (you can also move it by changing the folder)",
@@ -319,17 +331,43 @@ export class FileTree {
       submit: async (value) => {
         const clean = cleanPath(value);
         if (clean === "" || clean === path) return;
-        if (await this.exists(clean)) throw new Error(`${clean} already exists. Choose another name.`);
-        await this.options.files.rename(path, clean);
+        const alreadyExists = new Error(`${clean} already exists. Choose another name.`);
+        if (await this.exists(clean)) throw alreadyExists;
+        // The file service makes the folders it moves into; this only says so afterwards.
+        const folder = parentOf(clean);
+        madeFolder = folder !== "" && !(await this.exists(folder)) ? folder : undefined;
+        try {
+          await this.options.files.rename(path, clean);
+        } catch (error) {
+          throw error instanceof FileError && error.code === "already_exists" ? alreadyExists : error;
+        }
       },
     });
-    if (to === undefined) return;
-    const clean = cleanPath(to);
-    if (clean === path) return;
-    if (this.expanded.delete(path)) this.expanded.add(clean);
-    this.saveExpanded();
-    this.options.renamed(path, clean);
+    const clean = to === undefined ? path : cleanPath(to);
+    if (clean !== path) {
+      if (this.expanded.delete(path)) this.expanded.add(clean);
+      // Show where it went: every folder down to it opens.
+      for (let folder = parentOf(clean); folder !== ""; folder = parentOf(folder)) this.expanded.add(folder);
+      this.saveExpanded();
+      this.options.renamed(path, clean);
+      if (madeFolder !== undefined) showInfo(`Made the folder ${madeFolder} and moved ${path} into it.`);
+    }
     await this.refresh();
+    // The row the dialog came from was drawn again meanwhile: the focus goes back to it, under its new name.
+    this.focusEntry(clean);
+  }
+
+  /** Moves the keyboard focus to the entry at `path`, if it is shown and nothing else took the focus since. */
+  private focusEntry(path: string): void {
+    const active = document.activeElement;
+    if (active !== null && active !== document.body && this.element.contains(active) === false && active.isConnected) return;
+    for (const row of this.tree.querySelectorAll<HTMLElement>('[data-testid="file-entry"]')) {
+      if (row.dataset.path === path) {
+        row.focus({ preventScroll: false });
+        return;
+      }
+    }
+    this.tree.focus();
   }
 
   private async remove(path: string, isFolder: boolean): Promise<void> {
@@ -341,7 +379,10 @@ export class FileTree {
       "Delete",
       true,
     );
-    if (!ok) return;
+    if (!ok) {
+      this.focusEntry(path);
+      return;
+    }
     try {
       await this.options.files.remove(path);
       this.expanded.delete(path);
@@ -352,6 +393,7 @@ export class FileTree {
       showError(`Could not delete ${path}: ${describeError(error)}`);
     }
     await this.refresh();
+    this.focusEntry(parentOf(path));
   }
 
   private setStatus(text: string | undefined): void {

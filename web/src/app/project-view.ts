@@ -129,7 +129,7 @@ export class ProjectView {
     this.tree = new FileTree({
       files: this.files,
       storageKey: `orrery.tree.v1/${this.context.account.id}/${project}`,
-      openFile: (path) => navigate({ page: "project", project, file: path }),
+      openFile: (path) => this.show({ kind: "file", path }),
       newTerminal: () => void this.newTerminal(),
       renamed: (from, to) => this.renamed(from, to),
       deleted: (path) => this.deleted(path),
@@ -179,6 +179,7 @@ export class ProjectView {
               tab.failed = true;
               this.saveTabs();
             },
+            create: () => void this.createMissing(tab, key.path),
           })
         : new TerminalPane(this.context.connection, this.project, key.name);
     pane.element.hidden = true;
@@ -188,6 +189,31 @@ export class ProjectView {
     this.saveTabs();
     this.renderTabs();
     return tab;
+  }
+
+  /**
+   * Brings a tab to the front at once, with the focus in it, then puts it in the address. Waiting for the address
+   * change to do it would leave the focus, for a moment, on whatever button or dialog led here: keys typed then
+   * would press that button again.
+   */
+  private show(key: TabKey): void {
+    this.activate(this.openTab(key));
+    navigate(routeOf(this.project, key));
+  }
+
+  /** Creates a file its tab said does not exist, and opens it again. */
+  private async createMissing(tab: Tab, path: string): Promise<void> {
+    try {
+      await this.tree?.createFile(path);
+    } catch (error) {
+      showError(`Could not create ${path}: ${describeError(error)}`);
+      return;
+    }
+    if (!this.tabs.includes(tab)) return;
+    const active = tab === this.active;
+    this.closeTabQuietly(tab);
+    const reopened = this.openTab({ kind: "file", path });
+    if (active) this.activate(reopened);
   }
 
   private activate(tab: Tab | undefined): void {
@@ -270,7 +296,7 @@ export class ProjectView {
         if (value.length > 100 || /[\u0000-\u001f\u007f]/.test(value)) throw new Error("Use a shorter name without special characters.");
       },
     });
-    if (name !== undefined) navigate({ page: "project", project: this.project, terminal: name });
+    if (name !== undefined) this.show({ kind: "terminal", name });
   }
 
   private renamed(from: string, to: string): void {

@@ -32,6 +32,8 @@ class FakeProject {
   readonly views = new Map<number, { socket: FakeSocket; channel: number }>();
   /** When set, SYNC messages are swallowed (the reply "gets lost"). */
   swallow = false;
+  /** When set, OPENED says the file is not on disk. */
+  missing = false;
   readonly received: number[] = [];
 
   constructor(hub: FakeHub, text: string) {
@@ -44,7 +46,7 @@ class FakeProject {
     if (frame.channel === kind.CONTROL && frame.kind === kind.OPEN) {
       const open = parseBody<{ channel: number; client: number; service: string }>(frame.body);
       this.views.set(open.client, { socket, channel: open.channel });
-      socket.deliverJson(kind.CONTROL, kind.OPENED, { channel: open.channel, read_only: false });
+      socket.deliverJson(kind.CONTROL, kind.OPENED, { channel: open.channel, read_only: false, missing: this.missing });
       return;
     }
     const client = [...this.views].find(([, view]) => view.socket === socket && view.channel === frame.channel)?.[0];
@@ -85,6 +87,10 @@ class EditorDouble implements DocumentEvents {
     this.notices.push(message);
   }
   failed(): void {}
+  missingCalls = 0;
+  missing(): void {
+    this.missingCalls++;
+  }
 }
 
 function setup(text = "hello") {
@@ -288,5 +294,31 @@ describe("DocumentSession", () => {
     // Without Web Locks (as here) both use slot 0, but they still must not share an id in memory.
     expect(first.session.clientId).not.toBe(0);
     expect(second.session.text).toBe("hello");
+  });
+
+  it("says a file is missing when the server says it is not on disk", async () => {
+    const env = setup("");
+    env.project.missing = true;
+    const { editor, session } = await openDoc(env);
+    expect(editor.missingCalls).toBe(1);
+    session.close();
+  });
+
+  it("does not say missing while edits made here wait to be saved: they make the file again", async () => {
+    const env = setup("abc");
+    const { editor, session } = await openDoc(env, "deleted.txt");
+    env.hub.latest.drop();
+    type(session, editor, 0, "kept");
+    await settle();
+    session.close();
+    // Meanwhile the file was deleted.
+    env.project.missing = true;
+    const connection = new Connection({ url: "ws://test/ws", socketFactory: env.hub.factory, random: () => 1 });
+    connection.start();
+    const reloaded = await openDoc({ ...env, connection }, "deleted.txt");
+    env.hub.latest.welcome();
+    await settle();
+    expect(reloaded.editor.missingCalls).toBe(0);
+    expect(env.project.server.text).toBe("keptabc");
   });
 });

@@ -38,6 +38,8 @@ export interface DocumentEvents {
   notice(message: string, dropped?: string): void;
   /** The document cannot be opened (or was closed for good). */
   failed(end: ChannelEnd): void;
+  /** The file is not on disk and nothing typed here waits to be saved into it: the editor says it does not exist. */
+  missing?(): void;
 }
 
 export interface DocumentOptions {
@@ -220,6 +222,8 @@ export class DocumentSession {
     this.everOpened = true;
     this.readOnly = opened.read_only;
     this.options.events.readOnly(opened.read_only);
+    // Unsent edits from this browser go on: they make the file again, as the user meant.
+    if (opened.missing === true && !this.tracked.client.hasUnacknowledged) this.options.events.missing?.();
     this.selfConnection = undefined;
     const client = this.tracked.client;
     const inFlight = client.retransmit();

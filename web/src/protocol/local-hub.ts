@@ -49,7 +49,12 @@ export type Opened = { channel: number,
 /**
  * For documents: true when the file can only be read (too large to edit).
  */
-read_only: boolean, };
+read_only: boolean, 
+/**
+ * For documents: true when the file is not on disk and the document is empty with nothing waiting to be saved,
+ * so a client says the file does not exist instead of "saved"; an edit sent anyway creates the file.
+ */
+missing: boolean, };
 
 export type Close = { channel: number, 
 /**

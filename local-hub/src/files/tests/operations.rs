@@ -339,8 +339,8 @@ async fn failures_are_clear_and_change_nothing() {
         ),
         (
             FileOp::Rename {
-                from: "a.txt".into(),
-                to: "nofolder/a.txt".into(),
+                from: "missing".into(),
+                to: "nofolder/c.txt".into(),
             },
             ErrorCode::NotFound,
         ),
