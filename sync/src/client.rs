@@ -6,6 +6,7 @@
 
 use crate::delta::Delta;
 use crate::dmp;
+use crate::merge::{merge, person_first, Runs};
 use crate::text::Text;
 use crate::wire::{ClientMessage, ServerMessage};
 use crate::{Error, Limits};
@@ -35,6 +36,8 @@ pub struct Client {
     stack_first_n: u64,
     /// The shadow before the first stack entry.
     stack_base: Text,
+    /// What this client typed into `text` recently (the run rule of PROTOCOL.md §2).
+    own: Runs,
     n: u64,
     m: u64,
     seq: u64,
@@ -64,6 +67,7 @@ impl Client {
             stack: Vec::new(),
             stack_first_n: 0,
             stack_base: Text::default(),
+            own: Runs::default(),
             n: 0,
             m: 0,
             seq: 0,
@@ -131,7 +135,9 @@ impl Client {
             });
         }
         self.pending = self.pending.compose(delta)?;
-        self.text.apply(delta)
+        self.text.apply(delta)?;
+        self.own.map(delta, true);
+        Ok(())
     }
 
     /// The message to send now, if any: nothing while a message is in flight.
@@ -286,6 +292,7 @@ impl Client {
         let mut shadow = self.shadow.clone();
         let mut text = self.text.clone();
         let mut pending = self.pending.clone();
+        let mut own = self.own.clone();
         let mut m = self.m;
         let mut change: Option<Delta> = None;
         for (index, delta) in edits.iter().enumerate() {
@@ -299,14 +306,17 @@ impl Client {
             delta
                 .check_base(shadow.len())
                 .map_err(|error| error.to_string())?;
-            let for_text = delta
-                .transform(&pending, true)
-                .map_err(|error| error.to_string())?;
-            pending = pending
-                .transform(delta, false)
-                .map_err(|error| error.to_string())?;
+            // The server's edit goes onto our text, our unsent edits after it; where both insert at one spot ours
+            // goes first (right after the character it was typed after) unless typed in front of our own text.
+            let merged = merge(&shadow, &text, delta, &pending, |tie| {
+                !person_first(&own, tie.b_left, tie.b_right, |origin| origin.out)
+            })
+            .map_err(|error| error.to_string())?;
+            let for_text = merged.a;
+            pending = merged.b;
             shadow.apply(delta).map_err(|error| error.to_string())?;
             text.apply(&for_text).map_err(|error| error.to_string())?;
+            own.map(&for_text, false);
             change = Some(match change {
                 None => for_text,
                 Some(earlier) => earlier
@@ -330,6 +340,7 @@ impl Client {
         self.shadow = shadow;
         self.text = text;
         self.pending = pending;
+        self.own = own;
         self.m = m;
         Ok(change)
     }
@@ -358,10 +369,14 @@ impl Client {
         }
         local = local.compose(&self.pending)?;
         let remote = dmp::diff(&base.to_string(), &server_text, self.limits.diff_timeout_ms)?;
-        let pending = local.transform(&remote, false)?;
-        let change = remote.transform(&local, true)?;
+        let own = &self.own;
+        let merged = merge(&base, &self.text, &remote, &local, |tie| {
+            !person_first(own, tie.b_left, tie.b_right, |origin| origin.out)
+        })?;
+        let (change, pending) = (merged.a, merged.b);
         let server = Text::new(&server_text);
         self.text.apply(&change)?;
+        self.own.map(&change, false);
         self.pending = pending;
         self.shadow = server.clone();
         self.stack_base = server;

@@ -189,6 +189,17 @@ impl Delta {
     /// Rewrites `self` (made against the same base as `other`) to apply after `other`.
     /// When both insert at one position, `self_first` puts `self`'s text first.
     pub fn transform(&self, other: &Delta, self_first: bool) -> Result<Delta, Error> {
+        self.transform_with(other, |_| self_first, None)
+    }
+
+    /// `transform` with the order of every tie (both insert at one base position) decided by `self_first`, and,
+    /// when asked, a trail of where the result inserts and deletes in `other`'s result and in the base.
+    pub(crate) fn transform_with(
+        &self,
+        other: &Delta,
+        mut self_first: impl FnMut(&Tie) -> bool,
+        mut trail: Option<&mut Trail>,
+    ) -> Result<Delta, Error> {
         let mismatch = || Error::LengthMismatch {
             delta: self.base_len() as u64,
             text: other.base_len() as u64,
@@ -196,18 +207,52 @@ impl Delta {
         let mut a = Stream::new(&self.ops);
         let mut b = Stream::new(&other.ops);
         let mut out = Vec::new();
+        // Positions: in the base, in `other`'s result (where the output applies) and in each side's own result.
+        let (mut base, mut at, mut a_out) = (0, 0, 0);
+        let (mut a_origin, mut b_origin): (Option<Origin>, Option<Origin>) = (None, None);
         loop {
             let b_inserts = matches!(b.peek(), Some(Op::Insert(_)));
-            match a.peek() {
-                Some(Op::Insert(_)) if self_first || !b_inserts => {
+            if let Some(Op::Insert(text)) = a.peek() {
+                let first = match b.peek() {
+                    Some(Op::Insert(theirs)) => {
+                        // Canonical deltas keep the base character after an insertion (or end there).
+                        let right = |out: usize, inserted: &str| {
+                            (base < self.base_len()).then(|| Origin {
+                                base,
+                                out: out + inserted.chars().count(),
+                            })
+                        };
+                        self_first(&Tie {
+                            gap: base,
+                            a: text,
+                            b: theirs,
+                            a_left: a_origin,
+                            b_left: b_origin,
+                            a_right: right(a_out, text),
+                            b_right: right(at, theirs),
+                        })
+                    }
+                    _ => true,
+                };
+                if first {
+                    let len = a.head_len();
+                    if let Some(trail) = trail.as_deref_mut() {
+                        trail.inserts.push(Placed {
+                            at,
+                            base,
+                            len,
+                            tie: b_inserts,
+                        });
+                    }
+                    a_out += len;
                     out.extend(a.next_whole());
                     continue;
                 }
-                _ => {}
             }
             if b_inserts {
                 let len = b.head_len();
                 b.next_whole();
+                at += len;
                 out.push(Op::Retain(len));
                 continue;
             }
@@ -217,10 +262,33 @@ impl Delta {
                 (Some(_), Some(_)) => {
                     let k = a.head_len().min(b.head_len());
                     match (a.take(k), b.take(k)) {
-                        (Op::Retain(_), Op::Retain(_)) => out.push(Op::Retain(k)),
-                        (Op::Delete(_), Op::Retain(_)) => out.push(Op::Delete(k)),
+                        (Op::Retain(_), Op::Retain(_)) => {
+                            out.push(Op::Retain(k));
+                            a_origin = Some(Origin::last(base, a_out, k));
+                            b_origin = Some(Origin::last(base, at, k));
+                            a_out += k;
+                            at += k;
+                        }
+                        (Op::Delete(_), Op::Retain(_)) => {
+                            out.push(Op::Delete(k));
+                            if let Some(trail) = trail.as_deref_mut() {
+                                trail.deletes.push(Placed {
+                                    at,
+                                    base,
+                                    len: k,
+                                    tie: false,
+                                });
+                            }
+                            b_origin = Some(Origin::last(base, at, k));
+                            at += k;
+                        }
+                        (Op::Retain(_), Op::Delete(_)) => {
+                            a_origin = Some(Origin::last(base, a_out, k));
+                            a_out += k;
+                        }
                         _ => {}
                     }
+                    base += k;
                 }
             }
         }
@@ -306,6 +374,69 @@ impl Delta {
         }
         Ok(Delta { ops })
     }
+}
+
+/// Where a side's text sat before an insertion: its left origin, the last base character that side kept before it
+/// (Fugue's and RGA's left origin), at `base` in the base and at `out` in that side's own result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Origin {
+    pub base: usize,
+    pub out: usize,
+}
+
+impl Origin {
+    /// The origin after keeping `k` characters from `base` (at `out` in the side's result).
+    fn last(base: usize, out: usize, k: usize) -> Origin {
+        Origin {
+            base: base + k - 1,
+            out: out + k - 1,
+        }
+    }
+}
+
+/// Both sides insert at one base position: `a` (the delta being transformed) and `b` (the one it goes after), each
+/// between its left origin and its right origin (the base character after the gap, when the side keeps one).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tie<'t> {
+    pub gap: usize,
+    pub a: &'t str,
+    pub b: &'t str,
+    pub a_left: Option<Origin>,
+    pub b_left: Option<Origin>,
+    pub a_right: Option<Origin>,
+    pub b_right: Option<Origin>,
+}
+
+impl<'t> Tie<'t> {
+    /// The same tie seen from the other side.
+    pub fn swapped(&self) -> Tie<'t> {
+        Tie {
+            gap: self.gap,
+            a: self.b,
+            b: self.a,
+            a_left: self.b_left,
+            b_left: self.a_left,
+            a_right: self.b_right,
+            b_right: self.a_right,
+        }
+    }
+}
+
+/// An insertion or a deleted stretch of a transformed delta: at `at` in the text it applies to, from `base` in the
+/// base, `len` code points; `tie` when the other side inserted at the same base position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Placed {
+    pub at: usize,
+    pub base: usize,
+    pub len: usize,
+    pub tie: bool,
+}
+
+/// What a transform placed where.
+#[derive(Debug, Default)]
+pub(crate) struct Trail {
+    pub inserts: Vec<Placed>,
+    pub deletes: Vec<Placed>,
 }
 
 /// The byte offset of the `chars`-th code point of `text`, or its length.

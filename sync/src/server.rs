@@ -12,6 +12,7 @@ use std::collections::{HashMap, VecDeque};
 use crate::delta::Delta;
 use crate::dmp;
 use crate::history::{Author, HistoryEntry};
+use crate::merge::{merge, person_first, Runs};
 use crate::text::Text;
 use crate::wire::{ClientMessage, Failure, ServerMessage};
 use crate::{Error, Limits};
@@ -87,9 +88,12 @@ struct View {
     shadow_m: u64,
     /// How the shadow relates to the master, when known exactly.
     shadow_rev: Option<SyncPoint>,
+    /// What the client typed into the shadow recently (the run rule of PROTOCOL.md §2).
+    own: Runs,
     backup: Text,
     backup_m: u64,
     backup_rev: Option<SyncPoint>,
+    backup_own: Runs,
     /// Unacknowledged server edits; `stack[i]` has version `stack_first_m + i`.
     stack: VecDeque<Delta>,
     stack_first_m: u64,
@@ -268,6 +272,7 @@ impl Document {
             view.shadow = view.backup.clone();
             view.shadow_m = view.backup_m;
             view.shadow_rev = view.backup_rev.clone();
+            view.own = view.backup_own.clone();
             view.stack.clear();
             view.stack_first_m = view.shadow_m;
         }
@@ -322,6 +327,7 @@ impl Document {
         view.backup = view.shadow.clone();
         view.backup_m = view.shadow_m;
         view.backup_rev = view.shadow_rev.clone();
+        view.backup_own = view.own.clone();
         self.catch_up(&mut view)?;
         if view.stack.len() > self.limits.max_stack {
             self.views.insert(client, view);
@@ -366,12 +372,13 @@ impl Document {
             // Too big to keep: dropped like a failed patch, so the client is told and the next reply reverts it there.
             self.record_failure(version, delta, outcome);
             view.shadow.apply(delta)?;
+            view.own.map(delta, true);
             view.shadow_rev = None;
         } else {
-            // Transform the client's edit past the master's changes since its shadow (the master's text goes first
-            // where both insert at one place). The log knows those changes exactly on the common path; otherwise a
-            // bounded diff of shadow and master finds them. Unlike a fuzzy patch this never drops the edit and never
-            // deletes text another client inserted concurrently inside a range this client deleted.
+            // Merge the client's edit with the master's changes since its shadow (PROTOCOL.md §2, "Merging"). The
+            // log knows those changes exactly on the common path; otherwise a bounded diff of shadow and master finds
+            // them. Unlike a fuzzy patch this never drops the edit and never deletes text another client inserted
+            // concurrently inside a range this client deleted.
             let to_master = match self.to_master(view) {
                 Some(change) => change,
                 None => {
@@ -384,15 +391,16 @@ impl Document {
                 }
             };
             let exact = to_master.is_identity();
-            let onto_master = if exact {
-                delta.clone()
+            let (onto_master, still_behind) = if exact {
+                (delta.clone(), Delta::identity(delta.target_len()))
             } else {
-                delta.transform(&to_master, false)?
-            };
-            let still_behind = if exact {
-                Delta::identity(delta.target_len())
-            } else {
-                to_master.transform(delta, true)?
+                // The client's keystroke goes right after the character it was typed after, before what others
+                // inserted there concurrently, unless it was typed in front of the client's own recent text.
+                let own = &view.own;
+                let merged = merge(&view.shadow, &self.master, delta, &to_master, |tie| {
+                    person_first(own, tie.a_left, tie.a_right, |origin| origin.base)
+                })?;
+                (merged.a, merged.b)
             };
             if exact {
                 self.stats.fast_path += 1;
@@ -417,6 +425,7 @@ impl Document {
             } else {
                 view.shadow.apply(delta)?;
             }
+            view.own.map(delta, true);
             view.shadow_rev = Some(SyncPoint {
                 to_master: still_behind,
                 rev: self.rev,
@@ -484,6 +493,7 @@ impl Document {
             )?,
         };
         if !change.is_identity() {
+            view.own.map(&change, false);
             view.stack.push_back(change);
             view.shadow_m += 1;
         }
@@ -548,9 +558,11 @@ impl Document {
                 shadow_n: n,
                 shadow_m: m,
                 shadow_rev: Some(SyncPoint::at(self.rev, self.master.len())),
+                own: Runs::default(),
                 backup: self.master.clone(),
                 backup_m: m,
                 backup_rev: Some(SyncPoint::at(self.rev, self.master.len())),
+                backup_own: Runs::default(),
                 stack: VecDeque::new(),
                 stack_first_m: m,
                 last_seq: seq,

@@ -72,6 +72,26 @@ impl Text {
         self.hash
     }
 
+    /// Code points `start..end` (clamped to the text) as a string; costs O(chunks + end - start).
+    pub fn slice(&self, start: usize, end: usize) -> String {
+        let end = end.min(self.chars);
+        let mut out = String::new();
+        let mut at = 0;
+        for chunk in self.chunks.iter() {
+            if at >= end {
+                break;
+            }
+            let next = at + chunk.chars;
+            if next > start {
+                let from = byte_offset(&chunk.text, start.saturating_sub(at));
+                let to = byte_offset(&chunk.text, end.min(next) - at);
+                out.push_str(&chunk.text[from..to]);
+            }
+            at = next;
+        }
+        out
+    }
+
     /// Replaces `del` code points at `pos` with `ins`.
     pub fn splice(&mut self, pos: usize, del: usize, ins: &str) -> Result<(), Error> {
         self.splice_unrefreshed(pos, del, ins)?;

@@ -71,6 +71,40 @@ const PIECES: &[&str] = &[
     "\t",
 ];
 
+/// Grapheme clusters people type, and pieces of them: joiners, marks, modifiers and lone regional indicators.
+const CLUSTER_PIECES: &[&str] = &[
+    "a",
+    "x",
+    " ",
+    "\r\n",
+    "\r",
+    "\n",
+    "e\u{301}",
+    "\u{301}",
+    "n\u{303}\u{323}",
+    "👩\u{200d}👩\u{200d}👧",
+    "\u{200d}",
+    "👩",
+    "👧",
+    "🇫🇷",
+    "🇩🇪",
+    "🇫",
+    "👍🏽",
+    "🏽",
+    "1\u{fe0f}\u{20e3}",
+    "\u{1112}\u{1161}\u{11ab}",
+    "\u{1161}",
+    "\u{915}\u{94d}\u{937}", // Devanagari conjunct (GB9c)
+    "\u{600}1",              // Arabic number sign: a prepended mark
+    "\u{f0001}",
+];
+
+fn cluster_text(rng: &mut Rng, max_pieces: usize) -> String {
+    (0..rng.below(max_pieces + 1))
+        .map(|_| CLUSTER_PIECES[rng.below(CLUSTER_PIECES.len())])
+        .collect()
+}
+
 fn random_text(rng: &mut Rng, max_pieces: usize) -> String {
     (0..rng.below(max_pieces + 1))
         .map(|_| PIECES[rng.below(PIECES.len())])
@@ -219,9 +253,21 @@ fn diffs() {
             "The quick brown fox".into(),
             "The quick brown fox jumps".into(),
         ),
+        // Clusters: a diff that cut between code points would insert half a flag or a lone mark.
+        ("🇫🇷".into(), "🇫🇮🇫🇷".into()),
+        ("xe".into(), "xe\u{301}".into()),
+        ("👩👧".into(), "👩\u{200d}👧".into()),
+        ("a\r\nb".into(), "a\rX\nb".into()),
+        ("👍 ok".into(), "👍🏽 ok".into()),
+        ("🇩🇪🇫🇷🇩🇪".into(), "🇩🇪🇩🇪".into()),
+        ("n\u{303}\u{323}a".into(), "n\u{323}a".into()),
     ];
-    for _ in 0..80 {
-        let old = random_text(&mut rng, 20);
+    for round in 0..120 {
+        let old = if round < 80 {
+            random_text(&mut rng, 20)
+        } else {
+            cluster_text(&mut rng, 12)
+        };
         let delta = random_delta(&mut rng, old.chars().count());
         let new = delta.apply_str(&old).expect("fits");
         pairs.push((old, new));
@@ -329,25 +375,107 @@ fn messages() {
     );
 }
 
+/// Cluster boundaries as the merge sees them: both engines' segmenters (unicode-segmentation here, `Intl.Segmenter` in
+/// TypeScript) must agree on every one, and on the windowed checks the merge makes.
+#[test]
+fn graphemes() {
+    let mut rng = Rng(6);
+    let mut texts: Vec<String> = CLUSTER_PIECES
+        .iter()
+        .map(|piece| piece.to_string())
+        .collect();
+    texts.push("🇫🇷".repeat(25));
+    texts.push(format!("x{}", "🇫🇷".repeat(25)));
+    texts.push(format!("e{}", "\u{301}".repeat(40)));
+    for _ in 0..150 {
+        texts.push(cluster_text(&mut rng, 14));
+    }
+    let vectors: Vec<Value> = texts
+        .iter()
+        .map(|text| {
+            let doc = orrery_sync::Text::new(text);
+            let windowed: Vec<usize> = (0..=doc.len())
+                .filter(|pos| orrery_sync::grapheme::boundary_at(&doc, *pos))
+                .collect();
+            json!({"text": text, "boundaries": orrery_sync::grapheme::boundaries(text), "windowed": windowed})
+        })
+        .collect();
+    check_or_write("graphemes.json", &Value::Array(vectors));
+}
+
 /// A recorded session of two clients and a server over a lossy, duplicating network, with a server restart in the
 /// middle. Every step lists what the engine did; a twin replays the inputs and must produce the same bytes and texts.
 #[test]
 fn sessions() {
-    let mut rng = Rng(4);
+    record_session(
+        "sessions.json",
+        4,
+        "Shared text 🍊\r\nsecond line\n",
+        160,
+        None,
+    );
+}
+
+/// Two people typing whole clusters and single code points at one spot (PROTOCOL.md §2, "Merging"), their cursors
+/// following remote changes: ties, the run rule and the cluster rules, recorded byte for byte like `sessions`.
+#[test]
+fn merges() {
+    record_session("merges.json", 7, "Here:[] after 🇫🇷\r\n", 400, Some(6));
+}
+
+/// Where a person's cursor goes through a remote change: it stays before text inserted exactly at it.
+fn map_cursor(delta: &Delta, position: usize) -> usize {
+    let (mut base, mut out) = (0, 0);
+    for op in delta.ops() {
+        match op {
+            Op::Retain(n) if position < base + n => return out + position - base,
+            Op::Retain(n) => {
+                base += n;
+                out += n;
+            }
+            Op::Delete(n) if position < base + n => return out,
+            Op::Delete(n) => base += n,
+            Op::Insert(_) if position == base => return out,
+            Op::Insert(text) => out += text.chars().count(),
+        }
+    }
+    out
+}
+
+/// Records two clients and a server over a lossy, duplicating network with a server restart at tick 99. With a
+/// `spot`, both type clusters (or their code points) at cursors that start there; otherwise they edit anywhere.
+fn record_session(name: &str, seed: u64, initial: &str, ticks: u64, spot: Option<usize>) {
+    let mut rng = Rng(seed);
     let limits = Limits::default();
-    let initial = "Shared text 🍊\r\nsecond line\n";
+    let mut cursors = [spot.unwrap_or(0); 2];
     let mut doc = Document::new(initial, limits.clone()).expect("fits");
     let mut clients = [Client::new(), Client::new()];
     let mut wire: Vec<(bool, u64, Vec<u8>)> = Vec::new();
     let mut steps = Vec::new();
-    for tick in 0..160 {
+    for tick in 0..ticks {
         let index = rng.below(2);
         match rng.below(10) {
+            0..=3 if spot.is_some() && !clients[index].is_synced() => {}
             0..=3 => {
                 let len = clients[index].text_ref().len();
-                let pos = rng.below(len + 1);
-                let del = rng.below((len - pos).min(3) + 1);
-                let ins = random_text(&mut rng, 3);
+                let (pos, del, ins) = if spot.is_some() {
+                    let cluster = CLUSTER_PIECES[rng.below(10)];
+                    let ins = if rng.chance(30) {
+                        cluster.chars().take(1).collect()
+                    } else {
+                        cluster.to_string()
+                    };
+                    let pos = cursors[index].min(len);
+                    cursors[index] = pos + ins.chars().count();
+                    (pos, 0, ins)
+                } else {
+                    let pos = rng.below(len + 1);
+                    (
+                        pos,
+                        rng.below((len - pos).min(3) + 1),
+                        random_text(&mut rng, 3),
+                    )
+                };
                 clients[index].splice(pos, del, &ins).expect("in range");
                 steps.push(json!({"step": "edit", "client": index, "pos": pos, "del": del, "ins": ins, "text": clients[index].text()}));
             }
@@ -384,9 +512,19 @@ fn sessions() {
                         wire.push((false, other, encode_server(&ServerMessage::Nudge)));
                     }
                 } else {
+                    let was_synced = clients[client as usize].is_synced();
                     let events = clients[client as usize]
                         .receive(decode_server(&bytes).expect("decodes"))
                         .expect("handled");
+                    for event in &events {
+                        if let ClientEvent::Changed { delta } = event {
+                            cursors[client as usize] = if was_synced {
+                                map_cursor(delta, cursors[client as usize])
+                            } else {
+                                spot.unwrap_or(0)
+                            };
+                        }
+                    }
                     let failed: Vec<String> = events
                         .iter()
                         .filter_map(|event| match event {
@@ -415,10 +553,7 @@ fn sessions() {
             _ => {}
         }
     }
-    check_or_write(
-        "sessions.json",
-        &json!({"initial": initial, "steps": steps}),
-    );
+    check_or_write(name, &json!({"initial": initial, "steps": steps}));
 }
 
 /// Each editing trace replayed by one client syncing every 10 edits: checkpoints of the shadow's length and hash.

@@ -7,10 +7,11 @@
  * shadow hash cost O(chunk + chunks), not O(document). Behaviour mirrors the Rust `Client` (`sync/src/client.rs`).
  */
 
-import { compose, identity, isIdentity, splice as spliceDelta, transform, type Delta } from "./delta";
+import { checkBase, compose, identity, isIdentity, splice as spliceDelta, type Delta } from "./delta";
 import { diff } from "./dmp";
 import { SyncError } from "./errors";
 import { hashEquals, hashText, type Hash } from "./hash";
+import { merge, personFirst, Runs } from "./merge";
 import { Text } from "./text";
 import { utf8Length } from "./unicode";
 import { decodeServer, DEFAULT_LIMITS, encodeMessage, type ClientMessage, type Limits, type ServerMessage } from "./wire";
@@ -40,6 +41,8 @@ export class SyncClient {
   private stackFirstN = 0;
   /** The shadow before the first stack entry. */
   private stackBase: Text = Text.empty;
+  /** What this client typed into the text recently (the run rule of PROTOCOL.md §2). */
+  private own = new Runs();
   private n = 0;
   private m = 0;
   private seq = 0;
@@ -120,6 +123,7 @@ export class SyncClient {
     }
     this.pending = compose(this.pending, delta);
     this.textValue = next;
+    this.own.map(delta, true);
   }
 
   /** Replaces the whole text by `next`, as a diff of it (for editors that hand over whole texts). */
@@ -237,6 +241,7 @@ export class SyncClient {
     let shadow = this.shadowValue;
     let text = this.textValue;
     let pending = this.pending;
+    const own = this.own.clone();
     let m = this.m;
     let change: Delta | undefined;
     try {
@@ -245,10 +250,15 @@ export class SyncClient {
         const delta = edits[index]!;
         if (version < m) continue;
         if (version > m) return `server edit ${version} arrived before ${m}`;
-        shadow = shadow.apply(delta); // checks the delta against the shadow's length
-        const forText = transform(delta, pending, true);
-        pending = transform(pending, delta, false);
+        checkBase(delta, shadow.length);
+        // The server's edit goes onto our text, our unsent edits after it; where both insert at one spot ours goes
+        // first (right after the character it was typed after) unless typed in front of our own text.
+        const merged = merge(shadow, text, delta, pending, (tie) => !personFirst(own, tie.bLeft, tie.bRight, (origin) => origin.out));
+        const forText = merged.a;
+        pending = merged.b;
+        shadow = shadow.apply(delta);
         text = text.apply(forText);
+        own.map(forText, false);
         change = change === undefined ? forText : compose(change, forText);
         m += 1;
       }
@@ -264,6 +274,7 @@ export class SyncClient {
     this.shadowValue = shadow;
     this.textValue = text;
     this.pending = pending;
+    this.own = own;
     this.m = m;
     return change;
   }
@@ -283,10 +294,13 @@ export class SyncClient {
     for (const delta of this.stack.slice(applied)) local = compose(local, delta);
     local = compose(local, this.pending);
     const remote = diff(base.toString(), serverText, this.limits.diffTimeoutMs);
-    const pending = transform(local, remote, false);
-    const change = transform(remote, local, true);
+    const own = this.own;
+    const merged = merge(base, this.textValue, remote, local, (tie) => !personFirst(own, tie.bLeft, tie.bRight, (origin) => origin.out));
+    const change = merged.a;
+    const pending = merged.b;
     const server = Text.from(serverText);
     this.textValue = this.textValue.apply(change);
+    this.own.map(change, false);
     this.pending = pending;
     this.shadowValue = server;
     this.stackBase = server;

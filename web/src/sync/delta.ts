@@ -246,28 +246,120 @@ export function compose(a: Delta, b: Delta): Op[] {
 }
 
 /**
+ * Where a side's text sat before an insertion: its left origin, the last base character that side kept before it
+ * (Fugue's and RGA's left origin), at `base` in the base and at `out` in that side's own result.
+ */
+export interface Origin {
+  base: number;
+  out: number;
+}
+
+/**
+ * Both sides insert at one base position: `a` (the delta being transformed) and `b` (the one it goes after), each
+ * between its left origin and its right origin (the base character after the gap, when the side keeps one).
+ */
+export interface Tie {
+  gap: number;
+  a: string;
+  b: string;
+  aLeft: Origin | undefined;
+  bLeft: Origin | undefined;
+  aRight: Origin | undefined;
+  bRight: Origin | undefined;
+}
+
+/** The same tie seen from the other side. */
+export function swapTie(tie: Tie): Tie {
+  return { gap: tie.gap, a: tie.b, b: tie.a, aLeft: tie.bLeft, bLeft: tie.aLeft, aRight: tie.bRight, bRight: tie.aRight };
+}
+
+/**
+ * An insertion or a deleted stretch of a transformed delta: at `at` in the text it applies to, from `base` in the
+ * base, `len` code points; `tie` when the other side inserted at the same base position.
+ */
+export interface Placed {
+  at: number;
+  base: number;
+  len: number;
+  tie: boolean;
+}
+
+/** What a transform placed where. */
+export interface Trail {
+  inserts: Placed[];
+  deletes: Placed[];
+}
+
+/**
  * Rewrites `a` (made against the same base as `b`) to apply after `b`.
  * When both insert at one position, `aFirst` puts a's text first.
  */
 export function transform(a: Delta, b: Delta, aFirst: boolean): Op[] {
+  return transformWith(a, b, () => aFirst);
+}
+
+/**
+ * `transform` with the order of every tie (both insert at one base position) decided by `aFirst`, and, when asked,
+ * a trail of where the result inserts and deletes in b's result and in the base.
+ */
+export function transformWith(a: Delta, b: Delta, aFirst: (tie: Tie) => boolean, trail?: Trail): Op[] {
   const sa = new Stream(a);
   const sb = new Stream(b);
   const out: Op[] = [];
+  const baseLen = baseLength(a);
+  // Positions: in the base, in b's result (where the output applies) and in a's own result.
+  let base = 0;
+  let at = 0;
+  let aOut = 0;
+  let aLeft: Origin | undefined;
+  let bLeft: Origin | undefined;
   for (;;) {
     const ha = sa.head;
     const hb = sb.head;
     const bInserts = hb !== undefined && hb.kind === "insert";
-    if (ha !== undefined && ha.kind === "insert" && (aFirst || !bInserts)) out.push(sa.nextWhole());
-    else if (bInserts) out.push(retain(sb.nextWhole().n));
-    else if (ha === undefined && hb === undefined) break;
+    if (ha !== undefined && ha.kind === "insert") {
+      let first = true;
+      if (bInserts) {
+        // Canonical deltas keep the base character after an insertion (or end there).
+        const right = (position: number, n: number): Origin | undefined =>
+          base < baseLen ? { base, out: position + n } : undefined;
+        first = aFirst({ gap: base, a: ha.text, b: hb.text, aLeft, bLeft, aRight: right(aOut, ha.n), bRight: right(at, hb.n) });
+      }
+      if (first) {
+        trail?.inserts.push({ at, base, len: ha.n, tie: bInserts });
+        aOut += ha.n;
+        out.push(sa.nextWhole());
+        continue;
+      }
+    }
+    if (bInserts) {
+      const n = sb.nextWhole().n;
+      at += n;
+      out.push(retain(n));
+    } else if (ha === undefined && hb === undefined) break;
     else if (ha === undefined || hb === undefined) {
       throw lengthMismatch(`transform: deltas cover ${baseLength(a)} and ${baseLength(b)} code points`);
     } else {
       const k = Math.min(sa.left, sb.left);
       const ta = sa.take(k);
       const tb = sb.take(k);
-      if (tb.kind === "retain") out.push(ta.kind === "retain" ? retain(k) : remove(k));
-      // (Retain, Delete) and (Delete, Delete): nothing
+      if (tb.kind === "retain") {
+        if (ta.kind === "retain") {
+          out.push(retain(k));
+          aLeft = { base: base + k - 1, out: aOut + k - 1 };
+          aOut += k;
+        } else {
+          out.push(remove(k));
+          trail?.deletes.push({ at, base, len: k, tie: false });
+        }
+        bLeft = { base: base + k - 1, out: at + k - 1 };
+        at += k;
+      } else if (ta.kind === "retain") {
+        aLeft = { base: base + k - 1, out: aOut + k - 1 };
+        aOut += k;
+      }
+      // (Retain, Delete) and (Delete, Delete) emit nothing
+      base += k;
     }
   }
   return normalize(out);

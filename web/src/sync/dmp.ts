@@ -11,8 +11,12 @@
 
 import { DiffMatchPatch, DiffOperation, type Diff } from "@cocalc/diff-match-patch";
 
-import { identity, normalize, remove, retain, type Op } from "./delta";
+import { identity, insert, normalize, remove, retain, type Delta, type Op } from "./delta";
+import { codePointsOf, isBoundary, type CodePoints } from "./grapheme";
 import { cpLength, isBmpOnly } from "./unicode";
+
+/** How far a pure insertion or deletion may slide to reach cluster boundaries before it is widened instead. */
+const MAX_SLIDE = 8;
 
 const WHITESPACE = /\s/;
 
@@ -118,7 +122,148 @@ function coarseDiff(oldText: string, newText: string): Op[] {
 export function diff(oldText: string, newText: string, timeoutMs = 150): Op[] {
   if (oldText === newText) return identity(cpLength(oldText));
   const alphabet = Alphabet.for([oldText, newText]);
-  if (alphabet === undefined) return coarseDiff(oldText, newText);
-  const dmp = new DiffMatchPatch({ diffTimeout: timeoutMs / 1000 });
-  return diffsToDelta(dmp.diff_main(alphabet.encode(oldText), alphabet.encode(newText)), alphabet);
+  const delta =
+    alphabet === undefined
+      ? coarseDiff(oldText, newText)
+      : diffsToDelta(
+          new DiffMatchPatch({ diffTimeout: timeoutMs / 1000 }).diff_main(alphabet.encode(oldText), alphabet.encode(newText)),
+          alphabet,
+        );
+  return align(Array.from(oldText), Array.from(newText), delta);
+}
+
+/** A changed stretch: `old[oldStart..oldEnd]` became `new[newStart..newEnd]`. */
+interface Region {
+  oldStart: number;
+  oldEnd: number;
+  newStart: number;
+  newEnd: number;
+}
+
+/**
+ * Rewrites a diff so that every change starts and ends on grapheme cluster boundaries of both texts (PROTOCOL.md §2,
+ * "Clusters"): diff-match-patch cuts between code points, so it may insert half a flag next to an equal half. A pure
+ * insertion or deletion first slides along equal text (at most `MAX_SLIDE` places, nearest first, left before right);
+ * otherwise the change widens to whole clusters, merging with its neighbours when it reaches them.
+ * Mirrors `align` in `sync/src/dmp.rs`.
+ */
+function align(oldChars: readonly string[], newChars: readonly string[], delta: Delta): Op[] {
+  const old: CodePoints = codePointsOf(oldChars);
+  const neu: CodePoints = codePointsOf(newChars);
+  const regions: Region[] = [];
+  let atOld = 0;
+  let atNew = 0;
+  for (const op of delta) {
+    if (op.kind === "retain") {
+      atOld += op.n;
+      atNew += op.n;
+      continue;
+    }
+    const oldLen = op.kind === "delete" ? op.n : 0;
+    const newLen = op.kind === "insert" ? op.n : 0;
+    const last = regions[regions.length - 1];
+    if (last !== undefined && last.oldEnd === atOld && last.newEnd === atNew) {
+      last.oldEnd += oldLen;
+      last.newEnd += newLen;
+    } else regions.push({ oldStart: atOld, oldEnd: atOld + oldLen, newStart: atNew, newEnd: atNew + newLen });
+    atOld += oldLen;
+    atNew += newLen;
+  }
+  const aligned = (region: Region) =>
+    isBoundary(old, region.oldStart) &&
+    isBoundary(old, region.oldEnd) &&
+    isBoundary(neu, region.newStart) &&
+    isBoundary(neu, region.newEnd);
+  const out: Region[] = [];
+  let index = 0;
+  while (index < regions.length) {
+    let region = { ...regions[index]! };
+    index += 1;
+    if (aligned(region)) {
+      out.push(region);
+      continue;
+    }
+    const floor = out[out.length - 1]?.oldEnd ?? 0;
+    const ceiling = regions[index]?.oldStart ?? oldChars.length;
+    const slid = slide(oldChars, newChars, region, floor, ceiling, aligned);
+    if (slid !== undefined) {
+      out.push(slid);
+      continue;
+    }
+    // Widen to whole clusters; the text outside a change is equal in both, so both sides move together.
+    for (;;) {
+      while (!(isBoundary(old, region.oldStart) && isBoundary(neu, region.newStart))) {
+        region.oldStart -= 1;
+        region.newStart -= 1;
+      }
+      while (!(isBoundary(old, region.oldEnd) && isBoundary(neu, region.newEnd))) {
+        region.oldEnd += 1;
+        region.newEnd += 1;
+      }
+      const previous = out[out.length - 1];
+      if (previous !== undefined && previous.oldEnd >= region.oldStart) {
+        out.pop();
+        region = { ...region, oldStart: previous.oldStart, newStart: previous.newStart };
+        continue;
+      }
+      const next = regions[index];
+      if (next !== undefined && next.oldStart <= region.oldEnd) {
+        index += 1;
+        region = { ...region, oldEnd: next.oldEnd, newEnd: next.newEnd };
+        continue;
+      }
+      break;
+    }
+    out.push(region);
+  }
+  const ops: Op[] = [];
+  let at = 0;
+  for (const region of out) {
+    ops.push(
+      retain(region.oldStart - at),
+      remove(region.oldEnd - region.oldStart),
+      insert(newChars.slice(region.newStart, region.newEnd).join("")),
+    );
+    at = region.oldEnd;
+  }
+  ops.push(retain(oldChars.length - at));
+  return normalize(ops);
+}
+
+/**
+ * Slides a pure insertion or deletion along equal text, between `floor` and `ceiling` of the old text, to the nearest
+ * place where `aligned` holds.
+ */
+function slide(
+  old: readonly string[],
+  neu: readonly string[],
+  region: Region,
+  floor: number,
+  ceiling: number,
+  aligned: (region: Region) => boolean,
+): Region | undefined {
+  const inserts = region.oldStart === region.oldEnd;
+  const deletes = region.newStart === region.newEnd;
+  if (!inserts && !deletes) return undefined;
+  const shifted = (r: Region, by: number): Region => ({
+    oldStart: r.oldStart + by,
+    oldEnd: r.oldEnd + by,
+    newStart: r.newStart + by,
+    newEnd: r.newEnd + by,
+  });
+  // One step left or right, if the text moved over equals the text moved into.
+  const step = (r: Region, left: boolean): Region | undefined => {
+    const [text, start, end] = inserts ? [neu, r.newStart, r.newEnd] : [old, r.oldStart, r.oldEnd];
+    if (left) return r.oldStart > floor && start > 0 && text[start - 1] === text[end - 1] ? shifted(r, -1) : undefined;
+    return r.oldEnd < ceiling && end < text.length && text[start] === text[end] ? shifted(r, 1) : undefined;
+  };
+  let left: Region | undefined = region;
+  let right: Region | undefined = region;
+  for (let i = 0; i < MAX_SLIDE; i++) {
+    left = left === undefined ? undefined : step(left, true);
+    if (left !== undefined && aligned(left)) return left;
+    right = right === undefined ? undefined : step(right, false);
+    if (right !== undefined && aligned(right)) return right;
+  }
+  return undefined;
 }

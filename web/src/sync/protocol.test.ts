@@ -83,13 +83,13 @@ describe("first contact", () => {
     expect(client.poll()).toBeUndefined(); // nothing to say
   });
 
-  test("edits made before the first Resync are merged onto the server's text (the server's text first)", () => {
+  test("edits made before the first Resync are merged onto the server's text (typed at the start, they stay there)", () => {
     const harness = new Harness(new ServerDocument("server text"));
     const client = harness.add(1);
     client.splice(0, 0, "local ");
     harness.settle();
-    expect(harness.server.text).toBe("server textlocal ");
-    expect(client.text).toBe("server textlocal ");
+    expect(harness.server.text).toBe("local server text");
+    expect(client.text).toBe("local server text");
   });
 });
 
@@ -245,15 +245,15 @@ describe("conflicts", () => {
     expect(two.text).toBe(harness.server.text);
   });
 
-  test("both clients inserting at one place: the master's text goes first", () => {
+  test("both clients inserting at one place: the later one goes right after the character it was typed after", () => {
     const harness = connected("ab", 1, 2);
     harness.clients.get(1)!.splice(1, 0, "1");
     harness.clients.get(2)!.splice(1, 0, "2");
     harness.cycle(1);
     harness.cycle(2);
     harness.settle();
-    expect(harness.server.text).toBe("a12b");
-    for (const client of harness.clients.values()) expect(client.text).toBe("a12b");
+    expect(harness.server.text).toBe("a21b");
+    for (const client of harness.clients.values()) expect(client.text).toBe("a21b");
   });
 
   test("a diff finds the concurrent changes when the revision log no longer reaches back", () => {

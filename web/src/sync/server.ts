@@ -10,10 +10,11 @@
  * Behaviour mirrors the Rust `Document` (`sync/src/server.rs`) step for step, so both send the same bytes.
  */
 
-import { compose, identity, isIdentity, targetLength, transform, type Delta } from "./delta";
+import { compose, identity, isIdentity, targetLength, type Delta } from "./delta";
 import { diff } from "./dmp";
 import { ERROR_CODES, SyncError } from "./errors";
 import { hashEquals, type Hash } from "./hash";
+import { merge, personFirst, Runs } from "./merge";
 import { Text } from "./text";
 import { utf8Length } from "./unicode";
 import {
@@ -108,9 +109,12 @@ interface View {
   shadowM: number;
   /** How the shadow relates to the master, when known exactly. */
   shadowRev: SyncPoint | undefined;
+  /** What the client typed into the shadow recently (the run rule of PROTOCOL.md §2). */
+  own: Runs;
   backup: Text;
   backupM: number;
   backupRev: SyncPoint | undefined;
+  backupOwn: Runs;
   /** Unacknowledged server edits; `stack[i]` has version `stackFirstM + i`. */
   stack: Delta[];
   stackFirstM: number;
@@ -276,6 +280,7 @@ export class ServerDocument {
       view.shadow = view.backup;
       view.shadowM = view.backupM;
       view.shadowRev = view.backupRev;
+      view.own = view.backupOwn.clone();
       view.stack = [];
       view.stackFirstM = view.shadowM;
     }
@@ -311,6 +316,7 @@ export class ServerDocument {
     view.backup = view.shadow;
     view.backupM = view.shadowM;
     view.backupRev = view.shadowRev;
+    view.backupOwn = view.own.clone();
     this.catchUp(view);
     if (view.stack.length > this.limits.maxStack) return this.resync(client, seq, "StackTooLong", outcome);
     const reply: ServerMessage = {
@@ -346,18 +352,29 @@ export class ServerDocument {
       const dropped = delta.map((op) => (op.kind === "insert" ? op.text : "")).join("");
       outcome.failures.push({ n: version, dropped });
       view.shadow = shadowAfter;
+      view.own.map(delta, true);
       view.shadowRev = undefined;
     } else {
-      // Transform the client's edit past the master's changes since its shadow (the master's text goes first where
-      // both insert at one place): exact from the log on the common path, else found by a bounded diff.
+      // Merge the client's edit with the master's changes since its shadow (PROTOCOL.md §2, "Merging"): exact from
+      // the log on the common path, else found by a bounded diff.
       let toMaster = this.toMaster(view);
       if (toMaster === undefined) {
         this.counters.diffed += 1;
         toMaster = diff(view.shadow.toString(), this.master.toString(), this.limits.diffTimeoutMs);
       }
       const exact = isIdentity(toMaster);
-      const ontoMaster = exact ? delta : transform(delta, toMaster, false);
-      const stillBehind = exact ? identity(targetLength(delta)) : transform(toMaster, delta, true);
+      let ontoMaster: Delta = delta;
+      let stillBehind: Delta = identity(targetLength(delta));
+      if (!exact) {
+        // The client's keystroke goes right after the character it was typed after, before what others inserted
+        // there concurrently, unless it was typed in front of the client's own recent text.
+        const own = view.own;
+        const merged = merge(view.shadow, this.master, delta, toMaster, (tie) =>
+          personFirst(own, tie.aLeft, tie.aRight, (origin) => origin.base),
+        );
+        ontoMaster = merged.a;
+        stillBehind = merged.b;
+      }
       if (exact) this.counters.fastPath += 1;
       else this.counters.transformed += 1;
       // On the fast path the shadow is the master's text, so the shadow after the edit is the new master.
@@ -368,6 +385,7 @@ export class ServerDocument {
         changed = true;
       }
       view.shadow = exact ? this.master : shadowAfter;
+      view.own.map(delta, true);
       view.shadowRev = { toMaster: stillBehind, rev: this.rev };
     }
     this.counters.editsApplied += 1;
@@ -403,6 +421,7 @@ export class ServerDocument {
   private catchUp(view: View): void {
     const change = this.toMaster(view) ?? diff(view.shadow.toString(), this.master.toString(), this.limits.diffTimeoutMs);
     if (!isIdentity(change)) {
+      view.own.map(change, false);
       view.stack.push(change);
       view.shadowM += 1;
     }
@@ -448,9 +467,11 @@ export class ServerDocument {
       shadowN: n,
       shadowM: m,
       shadowRev: syncPointAt(this.rev, this.master.length),
+      own: new Runs(),
       backup: this.master,
       backupM: m,
       backupRev: syncPointAt(this.rev, this.master.length),
+      backupOwn: new Runs(),
       stack: [],
       stackFirstM: m,
       lastSeq: seq,

@@ -125,6 +125,20 @@ export class Text {
     return this.flat;
   }
 
+  /** Code points `start..end` (clamped to the text) as a string; costs O(chunks + end - start). */
+  slice(start: number, end: number): string {
+    const stop = Math.min(end, this.length);
+    const out: string[] = [];
+    let at = 0;
+    for (const chunk of this.chunks) {
+      if (at >= stop) break;
+      const next = at + chunk.n;
+      if (next > start) out.push(chunkSlice(chunk, Math.max(0, start - at), Math.min(stop, next) - at));
+      at = next;
+    }
+    return out.join("");
+  }
+
   /** True when both texts are equal (cheap when they share chunks or differ in length or hash). */
   equals(other: Text): boolean {
     if (this === other) return true;

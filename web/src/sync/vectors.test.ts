@@ -24,6 +24,7 @@ import {
   transform,
 } from "./delta";
 import { diff } from "./dmp";
+import { boundaries, isBoundary } from "./grapheme";
 import { isSyncError } from "./errors";
 import { hashText, hashToHex } from "./hash";
 import { ServerDocument } from "./server";
@@ -57,6 +58,49 @@ type Json = Record<string, unknown>;
 
 function isArrayOf(value: unknown, keys: string[]): value is Json[] {
   return Array.isArray(value) && value.every((item) => typeof item === "object" && item !== null && keys.every((key) => key in item));
+}
+
+/** Replays a recorded two-client session: every byte, text and failure must be what the Rust engine recorded. */
+function checkSession(data: unknown): void {
+  const { initial, steps } = data as { initial: string; steps: unknown };
+  expect(typeof initial).toBe("string");
+  expect(isArrayOf(steps, ["step"])).toBe(true);
+  let server = new ServerDocument(initial);
+  const clients = [new SyncClient(), new SyncClient()];
+  const hex = (bytes: Uint8Array | undefined) => (bytes === undefined ? null : toHex(bytes));
+  (steps as Json[]).forEach((step, index) => {
+    const where = `step ${index} (${String(step["step"])})`;
+    const client = clients[step["client"] as number]!;
+    switch (step["step"]) {
+      case "edit":
+        client.splice(step["pos"] as number, step["del"] as number, step["ins"] as string);
+        expect([where, client.text]).toEqual([where, step["text"]]);
+        break;
+      case "poll":
+        expect([where, hex(client.poll())]).toEqual([where, step["hex"]]);
+        break;
+      case "retransmit":
+        expect([where, hex(client.retransmit())]).toEqual([where, step["hex"]]);
+        break;
+      case "server_receive": {
+        const outcome = server.receiveMessage(step["client"] as number, decodeClient(fromHex(step["hex"] as string)), index);
+        const reply = outcome.reply === undefined ? null : toHex(encodeMessage(outcome.reply));
+        expect([where, reply, outcome.nudge, server.text]).toEqual([where, step["reply"], step["nudge"], step["text"]]);
+        break;
+      }
+      case "client_receive": {
+        const events: ClientEvent[] = client.receive(fromHex(step["hex"] as string));
+        const failed = events.flatMap((event) => (event.type === "failed" ? [event.dropped] : []));
+        expect([where, client.text, client.isSynced, failed]).toEqual([where, step["text"], step["synced"], step["failed"]]);
+        break;
+      }
+      case "server_restart":
+        server = new ServerDocument(server.text, { applied: server.appliedVersions() });
+        break;
+      default:
+        throw new Error(`${where}: unknown step`);
+    }
+  });
 }
 
 const checkers: Record<string, (data: unknown) => void> = {
@@ -132,46 +176,21 @@ const checkers: Record<string, (data: unknown) => void> = {
     }
   },
 
-  "sessions.json": (data) => {
-    const { initial, steps } = data as { initial: string; steps: unknown };
-    expect(typeof initial).toBe("string");
-    expect(isArrayOf(steps, ["step"])).toBe(true);
-    let server = new ServerDocument(initial);
-    const clients = [new SyncClient(), new SyncClient()];
-    const hex = (bytes: Uint8Array | undefined) => (bytes === undefined ? null : toHex(bytes));
-    (steps as Json[]).forEach((step, index) => {
-      const where = `step ${index} (${String(step["step"])})`;
-      const client = clients[step["client"] as number]!;
-      switch (step["step"]) {
-        case "edit":
-          client.splice(step["pos"] as number, step["del"] as number, step["ins"] as string);
-          expect([where, client.text]).toEqual([where, step["text"]]);
-          break;
-        case "poll":
-          expect([where, hex(client.poll())]).toEqual([where, step["hex"]]);
-          break;
-        case "retransmit":
-          expect([where, hex(client.retransmit())]).toEqual([where, step["hex"]]);
-          break;
-        case "server_receive": {
-          const outcome = server.receiveMessage(step["client"] as number, decodeClient(fromHex(step["hex"] as string)), index);
-          const reply = outcome.reply === undefined ? null : toHex(encodeMessage(outcome.reply));
-          expect([where, reply, outcome.nudge, server.text]).toEqual([where, step["reply"], step["nudge"], step["text"]]);
-          break;
-        }
-        case "client_receive": {
-          const events: ClientEvent[] = client.receive(fromHex(step["hex"] as string));
-          const failed = events.flatMap((event) => (event.type === "failed" ? [event.dropped] : []));
-          expect([where, client.text, client.isSynced, failed]).toEqual([where, step["text"], step["synced"], step["failed"]]);
-          break;
-        }
-        case "server_restart":
-          server = new ServerDocument(server.text, { applied: server.appliedVersions() });
-          break;
-        default:
-          throw new Error(`${where}: unknown step`);
-      }
-    });
+  "sessions.json": (data) => checkSession(data),
+
+  // Two people typing at one spot: ties, the run rule and the cluster rules, byte for byte.
+  "merges.json": (data) => checkSession(data),
+
+  "graphemes.json": (data) => {
+    expect(isArrayOf(data, ["text", "boundaries", "windowed"])).toBe(true);
+    for (const vector of data as { text: string; boundaries: number[]; windowed: number[] }[]) {
+      // Intl.Segmenter must split every text exactly as unicode-segmentation does.
+      expect([vector.text, boundaries(vector.text)]).toEqual([vector.text, vector.boundaries]);
+      const text = Text.from(vector.text);
+      const windowed: number[] = [];
+      for (let pos = 0; pos <= text.length; pos++) if (isBoundary(text, pos)) windowed.push(pos);
+      expect([vector.text, windowed]).toEqual([vector.text, vector.windowed]);
+    }
   },
 
   "diffs.json": (data) => {
