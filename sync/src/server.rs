@@ -272,7 +272,7 @@ impl Document {
             view.shadow = view.backup.clone();
             view.shadow_m = view.backup_m;
             view.shadow_rev = view.backup_rev.clone();
-            view.own = view.backup_own.clone();
+            view.own.clone_from(&view.backup_own);
             view.stack.clear();
             view.stack_first_m = view.shadow_m;
         }
@@ -327,7 +327,7 @@ impl Document {
         view.backup = view.shadow.clone();
         view.backup_m = view.shadow_m;
         view.backup_rev = view.shadow_rev.clone();
-        view.backup_own = view.own.clone();
+        view.backup_own.clone_from(&view.own);
         self.catch_up(&mut view)?;
         if view.stack.len() > self.limits.max_stack {
             self.views.insert(client, view);
