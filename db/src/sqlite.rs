@@ -4,9 +4,11 @@
 //! never wait on the disk. Every change runs in a `BEGIN IMMEDIATE` transaction: it takes the write lock before reading,
 //! so read-then-write rules (one account per e-mail, one lease holder) hold even when another process (an `orrery admin`)
 //! opens the same file. The file is in WAL mode with foreign keys on; its schema is migrated on open (`sqlite/migrations.rs`).
+//! The database and its WAL and SHM files are readable by this process's user only (`sqlite/file.rs`).
 
 mod account;
 mod column;
+pub mod file;
 mod host;
 mod layout;
 mod lease;
@@ -63,6 +65,12 @@ impl SqliteStore {
         })
     }
 
+    /// Moves a database no process has open to `to` (see [`file::relocate`]): what a data directory's new layout does to
+    /// the database an older Orrery kept elsewhere. Blocking.
+    pub fn relocate(from: &Path, to: &Path) -> Result<()> {
+        file::relocate(from, to)
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
@@ -107,6 +115,7 @@ impl SqliteStore {
 }
 
 fn open_connection(path: &Path) -> Result<Connection> {
+    file::create_private(path)?;
     let mut connection = Connection::open(path).map_err(|error| Error::Unavailable {
         message: format!("cannot open the SQLite database {}", path.display()),
         source: Some(Box::new(error)),
@@ -127,6 +136,7 @@ fn open_connection(path: &Path) -> Result<Connection> {
     // WAL with synchronous=NORMAL is durable against process crashes and keeps the database consistent after power loss.
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     migrations::migrate(&mut connection)?;
+    file::make_private(path)?;
     Ok(connection)
 }
 

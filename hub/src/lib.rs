@@ -16,6 +16,7 @@ mod account;
 mod assets;
 pub mod browser;
 mod config;
+pub mod data_dir;
 mod error;
 mod health;
 pub mod host;
@@ -32,6 +33,7 @@ mod tls;
 mod ws;
 
 pub use config::{Config, Database, RateLimit, RateLimits, TlsConfig};
+pub use data_dir::DataDir;
 pub use error::{Error, Result};
 pub use password::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
 pub use server::{ClientAddr, Hub};

@@ -30,6 +30,7 @@ const MAX_CONCURRENT_HANDSHAKES: usize = 1024;
 /// Reads the certificate chain and key and builds the rustls server configuration.
 pub(crate) fn acceptor(config: &TlsConfig) -> Result<TlsAcceptor> {
     let certificates = read_certificates(&config.cert_path)?;
+    check_key_is_private(&config.key_path)?;
     let key = PrivateKeyDer::from_pem_file(&config.key_path).map_err(|error| {
         Error::Config(format!(
             "cannot read a private key from {}: {error}",
@@ -51,6 +52,28 @@ pub(crate) fn acceptor(config: &TlsConfig) -> Result<TlsAcceptor> {
         })?;
     server.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(server)))
+}
+
+/// Refuses a private key that users other than the service's can read: mode 0600 or stricter, or (the Debian
+/// `ssl-cert` convention, which PostgreSQL also accepts) 0640 or stricter when root owns it and a group is let in.
+fn check_key_is_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = std::fs::metadata(path).map_err(|error| {
+        Error::Config(format!(
+            "cannot read the private key {}: {error}",
+            path.display()
+        ))
+    })?;
+    let mode = metadata.mode() & 0o7777;
+    let private = mode & 0o077 == 0 || (metadata.uid() == 0 && mode & 0o037 == 0);
+    if !private {
+        return Err(Error::Config(format!(
+            "the private key {} has mode {mode:04o}, so other users can read it: make it private (chmod 600 {}) and start again",
+            path.display(),
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>> {

@@ -22,6 +22,7 @@ fn self_signed(hub_directory: &std::path::Path) -> (TlsConfig, String) {
     let key_path = hub_directory.join("key.pem");
     std::fs::write(&cert_path, &certificate).unwrap();
     std::fs::write(&key_path, certified.signing_key.serialize_pem()).unwrap();
+    set_mode(&key_path, 0o600);
     (
         TlsConfig {
             cert_path,
@@ -29,6 +30,11 @@ fn self_signed(hub_directory: &std::path::Path) -> (TlsConfig, String) {
         },
         certificate,
     )
+}
+
+fn set_mode(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 async fn tls_hub() -> (TestHub, Browser) {
@@ -119,14 +125,29 @@ async fn unreadable_or_mismatched_key_files_stop_the_hub_at_start() {
         cert_path: tls.cert_path.clone(),
         key_path: other_tls.key_path.clone(),
     };
+    let certificate_copy = directory.path().join("certificate-copy.pem");
+    std::fs::copy(&tls.cert_path, &certificate_copy).unwrap();
+    set_mode(&certificate_copy, 0o600);
     let not_a_key = TlsConfig {
         cert_path: tls.cert_path.clone(),
-        key_path: tls.cert_path.clone(),
+        key_path: certificate_copy,
     };
-    for (what, tls) in [
-        ("a missing certificate", missing),
-        ("a key of another certificate", mismatched),
-        ("a certificate given as the key", not_a_key),
+    let readable_key = directory.path().join("readable-key.pem");
+    std::fs::copy(&tls.key_path, &readable_key).unwrap();
+    set_mode(&readable_key, 0o644);
+    let readable = TlsConfig {
+        cert_path: tls.cert_path.clone(),
+        key_path: readable_key,
+    };
+    for (what, tls, why) in [
+        ("a missing certificate", missing, "absent.pem"),
+        (
+            "a key of another certificate",
+            mismatched,
+            "do not work together",
+        ),
+        ("a certificate given as the key", not_a_key, "private key"),
+        ("a key other users can read", readable, "chmod 600"),
     ] {
         let config = Config {
             database: orrery_hub::Database::Sqlite(directory.path().join("orrery.db")),
@@ -142,5 +163,6 @@ async fn unreadable_or_mismatched_key_files_stop_the_hub_at_start() {
             error.to_string().contains(".pem"),
             "{what}: the message names the file: {error}"
         );
+        assert!(error.to_string().contains(why), "{what}: {error}");
     }
 }

@@ -96,12 +96,19 @@ pub(crate) fn parse(args: &mut impl Iterator<Item = OsString>) -> Result<AdminAr
 }
 
 pub(crate) fn admin(args: AdminArgs) -> Result<()> {
+    // Warnings only: the data directory's repairs, and the driver's complaints.
+    crate::init_logging("warn");
     let spec = match args.db {
         Some(spec) => spec,
-        None => crate::up::default_data()
-            .join("orrery.db")
-            .to_string_lossy()
-            .into_owned(),
+        None => {
+            // `orrery up`'s own database, in its layout (repaired first, as `orrery up` would).
+            let data = crate::up::default_data();
+            orrery_hub::DataDir::prepare(&data)
+                .with_context(|| format!("preparing the data directory {}", data.display()))?
+                .database()
+                .to_string_lossy()
+                .into_owned()
+        }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 
 const USAGE: &str = "\
 orrery: a collaborative cloud workspace
@@ -34,7 +34,7 @@ orrery up [options]
   --port N              port on 127.0.0.1 to serve on; 0 picks a free one (default 8080)
   --listen ADDR         address and port instead of 127.0.0.1:PORT
   --idle-timeout SECS   stop a project's local hub after this long unused (default 600)
-  --db SPEC             the metadata store instead of DIR/orrery.db: a SQLite file, or
+  --db SPEC             the metadata store instead of DIR/private/orrery.db: a SQLite file, or
                         cql://HOST[:PORT][,HOST…]/KEYSPACE[?dc=LOCAL_DC] for Cassandra
   It prints the URL to open, and stops cleanly on SIGTERM or SIGINT.
 
@@ -60,7 +60,7 @@ orrery local-hub --project DIR --socket PATH [options]
 
 orrery admin [--db SPEC] <what> <action> [arguments]
   --db SPEC             the metadata store: a SQLite file, or cql://HOST[:PORT][,HOST…]/KEYSPACE[?dc=LOCAL_DC]
-                        for Cassandra (default: the orrery.db of `orrery up`'s data directory)
+                        for Cassandra (default: DIR/private/orrery.db of `orrery up`'s data directory)
   dc add NAME           register a datacenter; on Cassandra also replicate the keyspace to it (the cluster must
                         already have a datacenter of that name)
   dc list               the datacenters, their hosts and (on Cassandra) the keyspace's replicas in each
@@ -129,6 +129,19 @@ fn hub(args: HubArgs) -> Result<()> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
+    init_logging("info");
+    if let Some(data) = args.data {
+        let data_dir = orrery_hub::DataDir::prepare(&data)
+            .with_context(|| format!("preparing the data directory {}", data.display()))?;
+        // Without --db the hub opens orrery.db in the working directory, which must not be the data directory either.
+        check_sqlite_spec(&data_dir, args.db.as_deref().unwrap_or("orrery.db"))?;
+        config.host = Some(orrery_hub::host::HostConfig {
+            data: data_dir.root().to_path_buf(),
+            binary: std::env::current_exe()?,
+            idle_timeout: Duration::from_secs(600),
+            start_timeout: Duration::from_secs(10),
+        });
+    }
     if let Some(spec) = args.db {
         config.database = orrery_hub::Database::Spec(spec);
     }
@@ -138,18 +151,7 @@ fn hub(args: HubArgs) -> Result<()> {
             key_path,
         });
     }
-    if let Some(data) = args.data {
-        std::fs::create_dir_all(&data)
-            .map_err(|error| anyhow!("creating {}: {error}", data.display()))?;
-        config.host = Some(orrery_hub::host::HostConfig {
-            data: data.canonicalize()?,
-            binary: std::env::current_exe()?,
-            idle_timeout: Duration::from_secs(600),
-            start_timeout: Duration::from_secs(10),
-        });
-    }
     config.allowed_origins = args.allow_origins;
-    init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -167,10 +169,12 @@ fn hub(args: HubArgs) -> Result<()> {
     })
 }
 
-fn init_logging() {
+/// Logs to stderr at `default_level` and above, unless `RUST_LOG` says otherwise.
+fn init_logging(default_level: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_level.into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -280,7 +284,7 @@ fn local_hub(args: LocalHubArgs) -> Result<()> {
     if let Some(bytes) = args.max_document_bytes {
         config.max_document_bytes = bytes;
     }
-    init_logging();
+    init_logging("info");
     // Privileges are dropped before the runtime starts any thread.
     orrery_local_hub::prepare(&config).map_err(|error| anyhow!("local-hub: {error}"))?;
     if let Some(parent) = args.parent {
@@ -301,6 +305,14 @@ fn local_hub(args: LocalHubArgs) -> Result<()> {
             .await
             .map_err(|error| anyhow!("local-hub: {error}"))
     })
+}
+
+/// Refuses a `--db` SQLite file inside the data directory but outside its private folder, where projects could read it.
+fn check_sqlite_spec(data_dir: &orrery_hub::DataDir, spec: &str) -> Result<()> {
+    if !spec.starts_with("cql:") {
+        data_dir.check_database_path(std::path::Path::new(spec))?;
+    }
+    Ok(())
 }
 
 /// A `--db` value, which must be text.

@@ -12,11 +12,11 @@ use tokio::net::TcpListener;
 /// `orrery up` options.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct UpArgs {
-    /// Everything Orrery keeps: `orrery.db`, `projects/`, `run/`.
+    /// Everything Orrery keeps: `private/orrery.db`, `projects/`, `run/` (see [`orrery_hub::DataDir`]).
     pub data: PathBuf,
     pub listen: SocketAddr,
     pub idle_timeout: Duration,
-    /// The metadata store when not `DATA/orrery.db` (e.g. a Cassandra keyspace).
+    /// The metadata store when not `DATA/private/orrery.db` (e.g. a Cassandra keyspace).
     pub db: Option<String>,
 }
 
@@ -34,16 +34,20 @@ pub(crate) fn default_data() -> PathBuf {
 }
 
 pub(crate) fn up(args: UpArgs) -> Result<()> {
-    create_private_dir(&args.data)?;
-    let data = args
-        .data
-        .canonicalize()
-        .with_context(|| format!("reading the data directory {}", args.data.display()))?;
+    crate::init_logging("info");
+    // Before anything reads or writes it: the layout that keeps the database out of the projects' reach, and the
+    // repair of an older one (each step logged).
+    let data_dir = orrery_hub::DataDir::prepare(&args.data)
+        .with_context(|| format!("preparing the data directory {}", args.data.display()))?;
+    let data = data_dir.root().to_path_buf();
     let binary = std::env::current_exe().context("finding the orrery executable")?;
     let (database, metadata) = match args.db {
-        Some(spec) => (orrery_hub::Database::Spec(spec.clone()), spec),
+        Some(spec) => {
+            crate::check_sqlite_spec(&data_dir, &spec)?;
+            (orrery_hub::Database::Spec(spec.clone()), spec)
+        }
         None => {
-            let file = data.join("orrery.db");
+            let file = data_dir.database();
             let shown = file.display().to_string();
             (orrery_hub::Database::Sqlite(file), shown)
         }
@@ -59,7 +63,6 @@ pub(crate) fn up(args: UpArgs) -> Result<()> {
         }),
         ..orrery_hub::Config::default()
     };
-    crate::init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -87,17 +90,4 @@ pub(crate) fn up(args: UpArgs) -> Result<()> {
             .await
             .map_err(|error| anyhow!("hub: {error}"))
     })
-}
-
-/// Makes the directory (and its parents) if needed; a new data directory is readable by its owner only.
-fn create_private_dir(path: &PathBuf) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    if path.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .with_context(|| format!("creating the data directory {}", path.display()))
 }
