@@ -20,6 +20,16 @@
 //! - browser → hub `PING` (empty); the hub answers `PONG` (empty) at once. Browsers send one every
 //!   [`Welcome::heartbeat_ms`] and treat a socket silent for three heartbeats as dead. The hub closes a socket it heard
 //!   nothing from (no frame, no WebSocket pong to its own pings) for three heartbeats.
+//! - browser → hub `PROBE` (empty), once: "check that I am still here". From then on the hub sends `PING` (empty) on
+//!   channel 0 every [`PROBE_MS`] and the browser answers `PONG` (empty) at once, from its message handler (which
+//!   browsers run for hidden tabs too, unlike their throttled timers); a probed socket that answers none of them for
+//!   [`PROBE_MISSES`] periods is closed (1001) as gone. So a collaborator whose network went away, or whose page is
+//!   gone without closing its socket, leaves the project (its cursors, its place among the people present) within
+//!   seconds rather than after three heartbeats, which a WebSocket pong answered below the page can postpone for ever.
+//! - hub → browser `PROJECTS_CHANGED` (empty): the account's project list changed (it was invited to a project or
+//!   removed from one, or one of its projects was created, renamed or deleted): fetch `GET /api/projects` again. Sent
+//!   at once to the account's sockets on the hub that made the change; a page learns of changes made through another
+//!   hub by fetching the list again now and then (the web app does every 15 s while it shows the list).
 //! - `ERROR` on channel 0 concerns the connection: a malformed frame, a frame on a channel that is not open, a frame
 //!   over [`MAX_MESSAGE`]. Nothing changes and the socket stays open.
 //!
@@ -56,6 +66,10 @@ pub const RATE_PER_SECOND: u32 = 2_000;
 pub const RATE_BURST: u32 = 4_000;
 /// How often browsers ping, and how the hub measures silence.
 pub const HEARTBEAT_MS: u64 = 15_000;
+/// How often the hub pings a socket that asked to be probed.
+pub const PROBE_MS: u64 = 3_000;
+/// Probe periods without a `PONG` after which a probed socket is closed.
+pub const PROBE_MISSES: u32 = 3;
 /// WebSocket close code when the sign-in is no longer valid: sign in again, do not just reconnect.
 pub const CLOSE_NOT_SIGNED_IN: u16 = 4401;
 
@@ -66,6 +80,10 @@ pub mod kind {
     pub const PING: u8 = 0x07;
     /// hub → browser, empty: yes.
     pub const PONG: u8 = 0x08;
+    /// hub → browser, empty: this account's project list changed; fetch it again.
+    pub const PROJECTS_CHANGED: u8 = 0x09;
+    /// browser → hub, empty: send me PINGs to answer, and close me when I stop answering.
+    pub const PROBE: u8 = 0x0a;
 }
 
 /// The first message on every socket.
@@ -139,9 +157,11 @@ pub fn typescript() -> String {
         out.push_str("\n\n");
     }
     out.push_str(&format!(
-        "export const VERSION = {VERSION};\nexport const MAX_MESSAGE = {MAX_MESSAGE};\nexport const MAX_CHANNEL = {MAX_CHANNEL};\nexport const HEARTBEAT_MS = {HEARTBEAT_MS};\nexport const CLOSE_NOT_SIGNED_IN = {CLOSE_NOT_SIGNED_IN};\nexport const PING = {};\nexport const PONG = {};\n",
+        "export const VERSION = {VERSION};\nexport const MAX_MESSAGE = {MAX_MESSAGE};\nexport const MAX_CHANNEL = {MAX_CHANNEL};\nexport const HEARTBEAT_MS = {HEARTBEAT_MS};\nexport const CLOSE_NOT_SIGNED_IN = {CLOSE_NOT_SIGNED_IN};\nexport const PING = {};\nexport const PONG = {};\nexport const PROJECTS_CHANGED = {};\nexport const PROBE = {};\nexport const PROBE_MS = {PROBE_MS};\nexport const PROBE_MISSES = {PROBE_MISSES};\n",
         kind::PING,
-        kind::PONG
+        kind::PONG,
+        kind::PROJECTS_CHANGED,
+        kind::PROBE,
     ));
     out
 }

@@ -13,6 +13,9 @@
 //! | `POST /api/projects/{project}/collaborators` | `{email}` | 201, the new collaborator (an existing account) |
 //! | `DELETE /api/projects/{project}/collaborators/{account}` | | 204 (owner only; naming yourself leaves) |
 //! | `POST /api/projects/{project}/leave` | | 204 (a collaborator; the owner gets 403) |
+//!
+//! Every change to who belongs to a project, or to its title, is pushed to the accounts concerned as `PROJECTS_CHANGED`
+//! on their open WebSockets on this hub (`ws/sockets.rs`), so their project lists refresh without a reload.
 
 use std::collections::HashMap;
 
@@ -113,6 +116,7 @@ pub(crate) async fn create(
         .create_project(me.account.id, &request.title)
         .await?;
     tracing::info!(project = %project.id, "project created");
+    state.sockets.projects_changed([me.account.id]);
     Ok((
         StatusCode::CREATED,
         axum::Json(ProjectView::new(project, Role::Owner)),
@@ -146,6 +150,7 @@ pub(crate) async fn rename(
         .db
         .rename_project(project, me.account.id, &request.title)
         .await?;
+    tell_members(&state, project.id).await;
     Ok(axum::Json(ProjectView::new(project, role)))
 }
 
@@ -158,8 +163,12 @@ pub(crate) async fn delete(
 ) -> Result<StatusCode> {
     let project = project_id(&project)?;
     membership(&state, project, me.account.id).await?;
+    let members = state.db.collaborators(project).await.unwrap_or_default();
     state.db.delete_project(project, me.account.id).await?;
     tracing::info!(%project, "project deleted");
+    state
+        .sockets
+        .projects_changed(members.iter().map(|member| member.account));
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -191,6 +200,7 @@ pub(crate) async fn invite(
         .invite_collaborator(project, me.account.id, &request.email)
         .await?;
     tracing::info!(%project, collaborator = %added.account, "collaborator invited");
+    state.sockets.projects_changed([added.account]);
     let view = views(&state, vec![added])
         .await?
         .pop()
@@ -213,6 +223,7 @@ pub(crate) async fn remove(
         .remove_collaborator(project, me.account.id, account)
         .await?;
     tracing::info!(%project, collaborator = %account, "collaborator removed");
+    state.sockets.projects_changed([account]);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -227,7 +238,17 @@ pub(crate) async fn leave(
     membership(&state, project, me.account.id).await?;
     state.db.leave_project(project, me.account.id).await?;
     tracing::info!(%project, "left project");
+    state.sockets.projects_changed([me.account.id]);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Tells every member's open sockets on this hub that their project list changed. A store that cannot list the members
+/// now only delays the news until the pages' next periodic check.
+async fn tell_members(state: &AppState, project: ProjectId) {
+    let members = state.db.collaborators(project).await.unwrap_or_default();
+    state
+        .sockets
+        .projects_changed(members.iter().map(|member| member.account));
 }
 
 /// Members with their names and addresses, in the store's order; a member whose account vanished meanwhile is left out.

@@ -101,6 +101,7 @@ impl Hub {
             closing: CancellationToken::new(),
             allowed_origins: config.allowed_origins,
             access_recheck: config.access_recheck,
+            sockets: Default::default(),
         });
         Ok(Hub {
             state,

@@ -13,6 +13,7 @@ use crate::host::LocalHost;
 use crate::metrics::Metrics;
 use crate::password::Passwords;
 use crate::rate_limit::Buckets;
+use crate::ws::Sockets;
 
 /// The handlers' state; cloning it is cheap.
 #[derive(Debug, Clone)]
@@ -39,6 +40,8 @@ pub(crate) struct Shared {
     pub allowed_origins: Vec<String>,
     /// How often open WebSockets check their sign-in and memberships again.
     pub access_recheck: Duration,
+    /// The WebSockets open on this hub, by account: told when an account's project list changes.
+    pub sockets: Sockets,
 }
 
 impl AppState {

@@ -3,6 +3,7 @@
 //! `Origin`, every channel open is authorized against the metadata store (and the sign-in re-checked), frames are
 //! size- and rate-limited, and a silent socket is dropped after three heartbeats.
 
+mod sockets;
 mod upstream;
 
 use std::collections::{HashMap, HashSet};
@@ -25,6 +26,7 @@ use crate::session::SignedIn;
 use crate::state::AppState;
 use crate::{Error, Result};
 
+pub(crate) use sockets::Sockets;
 use upstream::{Channels, Ended, Relay, Upstream};
 
 /// Frames waiting to be written to one browser; a slow browser holds its local hub readers back, no one else.
@@ -111,9 +113,24 @@ struct Session {
     upstreams: HashMap<Arc<str>, Upstream>,
     ended: mpsc::UnboundedSender<Ended>,
     generation: u64,
+    /// When the browser last answered one of our PINGs, once it asked to be probed (`PROBE`).
+    answered: Option<Instant>,
     /// Token bucket for the message rate.
     budget: f64,
     refilled: Instant,
+}
+
+/// A socket in [`Sockets`] while its session runs.
+struct Listed {
+    state: AppState,
+    account: orrery_db::AccountId,
+    id: u64,
+}
+
+impl Drop for Listed {
+    fn drop(&mut self) {
+        self.state.sockets.remove(self.account, self.id);
+    }
 }
 
 /// Why a session ends early.
@@ -153,16 +170,26 @@ async fn run(socket: WebSocket, state: AppState, account: Account, token: TokenH
         upstreams: HashMap::new(),
         ended,
         generation: 0,
+        answered: None,
         budget: f64::from(browser::RATE_BURST),
         refilled: Instant::now(),
     };
     state.metrics.socket_opened();
+    let _listed = Listed {
+        id: state.sockets.add(session.account.id, session.out.clone()),
+        account: session.account.id,
+        state: state.clone(),
+    };
     session.welcome().await;
 
     let heartbeat = Duration::from_millis(browser::HEARTBEAT_MS);
     let mut ticker = tokio::time::interval(heartbeat);
     ticker.tick().await;
     let mut heard = Instant::now();
+    let probe = Duration::from_millis(browser::PROBE_MS);
+    let mut prober = tokio::time::interval(probe);
+    prober.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    prober.tick().await;
     // Access is checked at every OPEN and again on this timer, so a sign-out elsewhere or a removal from a project (made
     // through any hub) also ends what is already open.
     let mut recheck = tokio::time::interval(state.access_recheck);
@@ -182,6 +209,14 @@ async fn run(socket: WebSocket, state: AppState, account: Account, token: TokenH
                     break Some((1001, "nothing heard for three heartbeats"));
                 }
                 let _ = session.out.try_send(Message::Ping(Bytes::new()));
+            }
+            _ = prober.tick(), if session.answered.is_some() => {
+                if session.answered.is_some_and(|answered| answered.elapsed() > browser::PROBE_MISSES * probe) {
+                    break Some((1001, "no answer to the hub's pings"));
+                }
+                // Never waits: a socket too clogged to take a PING is as good as one that does not answer.
+                let ping = Frame::new(0, kind::PING, Vec::new()).encode();
+                let _ = session.out.try_send(Message::Binary(Bytes::copy_from_slice(&ping[4..])));
             }
             incoming = stream.next() => {
                 let Some(Ok(message)) = incoming else { break None };
@@ -311,6 +346,14 @@ impl Session {
         let body = &frame[frame.len() - body_len..];
         match frame_kind {
             kind::PING => self.send(Frame::new(0, kind::PONG, Vec::new())).await,
+            kind::PROBE => {
+                self.answered.get_or_insert_with(Instant::now);
+            }
+            kind::PONG => {
+                if let Some(answered) = &mut self.answered {
+                    *answered = Instant::now();
+                }
+            }
             kind::OPEN => match serde_json::from_slice::<Open>(body) {
                 Ok(open) => self.open(open).await?,
                 Err(error) => {
@@ -464,10 +507,17 @@ impl Session {
             .await
             .map_err(|error| error.to_string())?;
         self.generation += 1;
+        // The title goes into the prompt of the terminals this connection starts; without it they say "project".
+        let title = match project.parse::<ProjectId>() {
+            Ok(id) => self.state.db.project(id).await.map(|project| project.title),
+            Err(error) => Err(error),
+        };
         let hello = Hello {
             version: local::VERSION,
             name: self.account.display_name.clone(),
             color: color_of(&self.account_id).to_string(),
+            user: self.account_id.clone(),
+            project: title.unwrap_or_default(),
         };
         let relay = Relay {
             project: project.clone(),

@@ -18,8 +18,12 @@ use tracing::{info, warn};
 
 use crate::document::{DocumentChannel, Documents, Peer};
 use crate::files::FileChannel;
-use crate::protocol::{self, kind, Close, ErrorCode, Frame, Hello, Open, Opened, Service, Welcome};
-use crate::terminal::{TerminalConfig, TerminalViewer, Terminals};
+use crate::presence::Presence;
+use crate::project::ProjectChannel;
+use crate::protocol::{
+    self, kind, Close, ErrorCode, Frame, Hello, Open, Opened, Service, Someone, Welcome,
+};
+use crate::terminal::{self, Attach, TerminalConfig, TerminalViewer, Terminals};
 use crate::{Activity, ChannelSink, Config, Error};
 
 /// Frames a connection may have queued for writing before senders wait (each terminal viewer sends from its own task,
@@ -33,15 +37,26 @@ struct Shared {
     root: PathBuf,
     documents: Arc<Documents>,
     terminals: Arc<Terminals>,
+    presence: Arc<Presence>,
     activity: Arc<Activity>,
     next_connection: AtomicU64,
 }
 
+/// Who is behind one connection, as its Hello said.
+struct Caller {
+    peer: Peer,
+    someone: Someone,
+    /// The prompt of the terminals it starts.
+    prompt: String,
+}
+
 /// One open channel of a connection.
 enum ChannelState {
-    Document(DocumentChannel),
+    /// A document and its path as the client named it.
+    Document(DocumentChannel, String),
     Terminal(TerminalViewer),
     Files(FileChannel),
+    Project(ProjectChannel),
 }
 
 /// The inode of the socket file at `path`, to tell our socket from a successor's.
@@ -74,6 +89,7 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), Er
             shell: shell(&config),
             cwd: root.clone(),
             idle_cull: config.terminal_idle_cull,
+            state_dir: root.join(".orrery"),
         },
         activity.clone(),
     );
@@ -82,6 +98,7 @@ pub async fn serve(config: Config, shutdown: CancellationToken) -> Result<(), Er
         root,
         documents,
         terminals,
+        presence: Arc::new(Presence::default()),
         activity,
         next_connection: AtomicU64::new(1),
     });
@@ -232,6 +249,16 @@ async fn connection(shared: Arc<Shared>, stream: UnixStream, closing: Cancellati
         name: limit_text(&hello.name, 100),
         color: limit_text(&hello.color, 40),
     };
+    let caller = Caller {
+        someone: Someone {
+            user: limit_text(&hello.user, 100),
+            name: peer.name.clone(),
+            color: peer.color.clone(),
+        },
+        prompt: terminal::prompt(&hello.name, &hello.project),
+        peer,
+    };
+    shared.presence.joined(connection, caller.someone.clone());
     shared.activity.connected();
     let _ = tx
         .send(Frame::json(
@@ -263,14 +290,15 @@ async fn connection(shared: Arc<Shared>, stream: UnixStream, closing: Cancellati
             }
         };
         if frame.channel == protocol::CONTROL {
-            control(&shared, &peer, &tx, &mut channels, frame).await;
+            control(&shared, &caller, &tx, &mut channels, frame).await;
             continue;
         }
         let channel = frame.channel;
         let result = match channels.get_mut(&channel) {
-            Some(ChannelState::Document(document)) => document.handle(&frame).await,
+            Some(ChannelState::Document(document, _)) => document.handle(&frame).await,
             Some(ChannelState::Terminal(viewer)) => viewer.handle(&frame).await,
             Some(ChannelState::Files(files)) => files.handle(&frame).await,
+            Some(ChannelState::Project(project)) => project.handle(&frame).await,
             None => Err(Error::new(
                 ErrorCode::UnknownChannel,
                 format!("channel {channel} is not open"),
@@ -281,8 +309,9 @@ async fn connection(shared: Arc<Shared>, stream: UnixStream, closing: Cancellati
         }
     }
     for (_, state) in channels.drain() {
-        close_channel(state).await;
+        close_channel(&shared, connection, state).await;
     }
+    shared.presence.left(connection);
     shared.activity.disconnected();
     drop(tx);
     let _ = writing.await;
@@ -290,7 +319,7 @@ async fn connection(shared: Arc<Shared>, stream: UnixStream, closing: Cancellati
 
 async fn control(
     shared: &Arc<Shared>,
-    peer: &Peer,
+    caller: &Caller,
     tx: &mpsc::Sender<Frame>,
     channels: &mut HashMap<u32, ChannelState>,
     frame: Frame,
@@ -312,12 +341,13 @@ async fn control(
                     .await;
                 return;
             }
-            let sink = ChannelSink::new(peer.connection, channel, tx.clone());
+            let connection = caller.peer.connection;
+            let sink = ChannelSink::new(connection, channel, tx.clone());
             let opened = match open.service {
                 Service::Document { path, client } => {
                     match shared
                         .documents
-                        .open(&path, client, sink, peer.clone())
+                        .open(&path, client, sink, caller.peer.clone())
                         .await
                     {
                         Ok((document, status)) => {
@@ -328,12 +358,13 @@ async fn control(
                             };
                             let _ = tx.send(Frame::json(0, kind::OPENED, &opened)).await;
                             document.start().await;
-                            Ok(ChannelState::Document(document))
+                            shared.presence.opened(connection, Some(&path));
+                            Ok(ChannelState::Document(document, path))
                         }
                         Err(error) => Err(error),
                     }
                 }
-                Service::Terminal { name, size } => {
+                Service::Terminal { name, size, resume } => {
                     let _ = tx
                         .send(Frame::json(
                             0,
@@ -345,12 +376,18 @@ async fn control(
                             },
                         ))
                         .await;
-                    match shared
-                        .terminals
-                        .attach(&limit_text(&name, 200), size, sink)
-                        .await
-                    {
-                        Ok(viewer) => Ok(ChannelState::Terminal(viewer)),
+                    let request = Attach {
+                        name: &limit_text(&name, 200),
+                        size,
+                        resume: resume.as_deref(),
+                        who: caller.someone.clone(),
+                        prompt: &caller.prompt,
+                    };
+                    match shared.terminals.attach(request, sink).await {
+                        Ok(viewer) => {
+                            shared.presence.opened(connection, None);
+                            Ok(ChannelState::Terminal(viewer))
+                        }
                         Err(error) => {
                             let close = Close {
                                 channel,
@@ -379,6 +416,25 @@ async fn control(
                         sink,
                     )))
                 }
+                Service::Project => {
+                    let _ = tx
+                        .send(Frame::json(
+                            0,
+                            kind::OPENED,
+                            &Opened {
+                                channel,
+                                read_only: false,
+                                missing: false,
+                            },
+                        ))
+                        .await;
+                    shared.presence.opened(connection, None);
+                    Ok(ChannelState::Project(ProjectChannel::open(
+                        shared.presence.clone(),
+                        shared.terminals.clone(),
+                        sink,
+                    )))
+                }
             };
             match opened {
                 Ok(state) => {
@@ -398,7 +454,7 @@ async fn control(
         kind::CLOSE => match frame.parse::<Close>() {
             Ok(close) => {
                 if let Some(state) = channels.remove(&close.channel) {
-                    close_channel(state).await;
+                    close_channel(shared, caller.peer.connection, state).await;
                 }
             }
             Err(error) => {
@@ -414,11 +470,21 @@ async fn control(
     }
 }
 
-async fn close_channel(state: ChannelState) {
+async fn close_channel(shared: &Shared, connection: u64, state: ChannelState) {
     match state {
-        ChannelState::Document(document) => document.close().await,
-        ChannelState::Terminal(viewer) => viewer.detach().await,
+        ChannelState::Document(document, path) => {
+            document.close().await;
+            shared.presence.closed(connection, Some(&path));
+        }
+        ChannelState::Terminal(viewer) => {
+            viewer.detach().await;
+            shared.presence.closed(connection, None);
+        }
         ChannelState::Files(files) => files.close().await,
+        ChannelState::Project(project) => {
+            drop(project);
+            shared.presence.closed(connection, None);
+        }
     }
 }
 

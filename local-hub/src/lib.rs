@@ -1,4 +1,4 @@
-//! Orrery's per-project server: open documents (sync master copies), shared terminals, file operations and presence for one project, reached by its host over a Unix socket.
+//! Orrery's per-project server: open documents (sync master copies), shared terminals, file operations and presence (who is in the project, what each looks at) for one project, reached by its host over a Unix socket.
 //! It must not depend on `hub`, `db` or `vpn`: it only ever talks to its host over a local socket.
 //! `protocol` is the one versioned wire module (the hub relays its frames and the web app speaks them); everything
 //! else is internal. Entry points: [`prepare`] (as root: make the socket directory, drop to the project user) and
@@ -13,7 +13,9 @@ mod error;
 mod files;
 mod history;
 mod paths;
+mod presence;
 mod privilege;
+mod project;
 pub mod protocol;
 mod terminal;
 

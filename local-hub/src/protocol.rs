@@ -66,6 +66,9 @@ pub mod kind {
     pub const EXITED: u8 = 0x26;
     /// client → hub, empty: end the terminal's process group for every viewer.
     pub const KILL: u8 = 0x27;
+    /// hub → client, JSON [`super::Attached`]: which shell this viewer is attached to, sent before SIZE; says so when
+    /// the shell the viewer asked to resume is gone and this is a new one.
+    pub const ATTACHED: u8 = 0x28;
 
     // File channel.
     /// client → hub, JSON [`super::FileRequest`].
@@ -74,6 +77,14 @@ pub mod kind {
     pub const FILE_RESPONSE: u8 = 0x31;
     /// either way: `varint request id` + a chunk of file bytes (upload or download).
     pub const FILE_DATA: u8 = 0x32;
+
+    // Project channel.
+    /// client → hub, JSON [`super::Focus`]: what this connection's user is looking at.
+    pub const FOCUS: u8 = 0x40;
+    /// hub → client, JSON [`super::People`]: everyone connected to the project; sent at open and on every change.
+    pub const PEOPLE: u8 = 0x41;
+    /// hub → client, JSON [`super::TerminalList`]: the running terminals; sent at open and on every change.
+    pub const TERMINALS: u8 = 0x42;
 }
 
 /// Appends `value` as an unsigned LEB128 varint.
@@ -255,6 +266,25 @@ pub struct Hello {
     pub name: String,
     /// A CSS colour for their cursor, e.g. `#d33682`.
     pub color: String,
+    /// Who the collaborator is, stably (the hub sends the account id): one person's several tabs are one person.
+    #[serde(default)]
+    pub user: String,
+    /// The project's title as the hub knows it now; the terminals this connection starts show it in their prompt.
+    #[serde(default)]
+    pub project: String,
+}
+
+impl Default for Hello {
+    /// A Hello of this version from no one in particular; fill in at least `name` and `color`.
+    fn default() -> Self {
+        Hello {
+            version: VERSION,
+            name: String::new(),
+            color: String::new(),
+            user: String::new(),
+            project: String::new(),
+        }
+    }
 }
 
 /// The hub's answer to a Hello.
@@ -280,9 +310,17 @@ pub enum Service {
         name: String,
         /// This viewer's size.
         size: TerminalSize,
+        /// The shell this viewer saw last ([`Attached::instance`]), when it is coming back to it: if that shell is gone,
+        /// [`Attached::restarted`] says why.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        resume: Option<String>,
     },
     /// File operations on the project.
     Files,
+    /// The project as a whole, live: who is connected and what each looks at (PEOPLE), the running terminals
+    /// (TERMINALS); the client says what its user looks at with FOCUS.
+    Project,
 }
 
 /// Open a channel.
@@ -391,6 +429,93 @@ pub struct TerminalSize {
 pub struct Exited {
     /// The exit code, or none when a signal ended it.
     pub code: Option<i32>,
+}
+
+/// Which shell a terminal viewer is attached to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Attached {
+    /// This shell's id, unique across local hub restarts: give it as `resume` when opening the name again.
+    pub instance: String,
+    /// When this shell started, milliseconds since the Unix epoch.
+    pub started_ms: u64,
+    /// Set when the viewer asked to resume a shell that is gone: this is a new shell, and this is why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub restarted: Option<TerminalEnd>,
+}
+
+/// Why a terminal's shell is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "why", rename_all = "snake_case")]
+pub enum TerminalEnd {
+    /// The project's server (this local hub) stopped or crashed and was started again: every shell went with it.
+    ServerRestarted,
+    /// The shell exited by itself (`exit`, Ctrl-D), with this code, or none when a signal ended it.
+    Exited { code: Option<i32> },
+    /// Someone ended it (KILL).
+    Killed,
+    /// It had no viewer and printed nothing for the idle time, and was ended.
+    Idle,
+}
+
+/// Someone, as the project's lists show them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Someone {
+    /// The person's stable id ([`Hello::user`]); empty when their client did not give one.
+    pub user: String,
+    pub name: String,
+    pub color: String,
+}
+
+/// What someone is looking at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "what", rename_all = "snake_case")]
+pub enum Focus {
+    Nothing,
+    /// A file, by its path relative to the project root.
+    File {
+        path: String,
+    },
+    Terminal {
+        name: String,
+    },
+}
+
+/// One connection to the project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Person {
+    /// The connection ([`Welcome::connection`]): one person in two tabs is two entries with the same `who.user`.
+    pub connection: u64,
+    pub who: Someone,
+    /// What they said they look at, else the last document they opened that is still open.
+    pub focus: Focus,
+    /// When this connection began, milliseconds since the Unix epoch.
+    pub since_ms: u64,
+}
+
+/// Everyone connected to the project who has a project, document or terminal channel open, earliest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct People {
+    pub people: Vec<Person>,
+}
+
+/// One running terminal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct TerminalInfo {
+    pub name: String,
+    /// Its shell's id ([`Attached::instance`]).
+    pub instance: String,
+    /// When its shell started, milliseconds since the Unix epoch.
+    pub started_ms: u64,
+    pub opened_by: Someone,
+    /// Who has it open now, one entry per viewer.
+    pub viewers: Vec<Someone>,
+}
+
+/// The project's running terminals, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct TerminalList {
+    pub terminals: Vec<TerminalInfo>,
 }
 
 /// A file service request; `id` pairs it with its response.
@@ -522,6 +647,14 @@ pub fn typescript() -> String {
         Notice::decl(&config),
         TerminalSize::decl(&config),
         Exited::decl(&config),
+        Attached::decl(&config),
+        TerminalEnd::decl(&config),
+        Someone::decl(&config),
+        Focus::decl(&config),
+        Person::decl(&config),
+        People::decl(&config),
+        TerminalInfo::decl(&config),
+        TerminalList::decl(&config),
         FileRequest::decl(&config),
         FileOp::decl(&config),
         Entry::decl(&config),

@@ -86,6 +86,7 @@ impl TestHub {
                 version: 1,
                 name: name.into(),
                 color: "#268bd2".into(),
+                ..Default::default()
             },
         )
         .await

@@ -72,6 +72,7 @@ impl Hub {
             version: VERSION,
             name: "Ada".into(),
             color: "#d33682".into(),
+            ..Default::default()
         };
         let mut connection = loop {
             match Connection::connect(&self.socket, hello.clone()).await {

@@ -25,6 +25,7 @@ async fn stays_up_while_connected_and_stops_when_idle() {
         version: 1,
         name: "Ann".into(),
         color: "#000".into(),
+        ..Default::default()
     };
     let connection = Connection::connect(&socket, hello.clone())
         .await
@@ -70,6 +71,7 @@ async fn a_hello_of_another_protocol_version_is_refused() {
             version: 99,
             name: "Old".into(),
             color: "#000".into(),
+            ..Default::default()
         },
     )
     .await

@@ -102,6 +102,7 @@ async fn connect(socket: &Path, name: &str) -> Connection {
         version: VERSION,
         name: name.into(),
         color: "#268bd2".into(),
+        ..Default::default()
     };
     let deadline = Instant::now() + TIMEOUT;
     loop {
@@ -124,6 +125,7 @@ impl Viewer {
             .open(Service::Terminal {
                 name: terminal.into(),
                 size,
+                resume: None,
             })
             .await
             .expect("terminal opens");
@@ -191,6 +193,8 @@ impl Viewer {
                 self.sizes.push(size);
             }
             kind::EXITED => self.exited = Some(frame.parse().expect("EXITED is JSON")),
+            // Which shell this is: `project.rs` tests what it says.
+            kind::ATTACHED => {}
             other => panic!("unexpected terminal frame 0x{other:02x}: {frame:?}"),
         }
         frame.kind

@@ -17,6 +17,7 @@ async fn list_root(socket: &std::path::Path) -> Vec<String> {
             version: 1,
             name: "host test".into(),
             color: "#000".into(),
+            ..Default::default()
         },
     )
     .await

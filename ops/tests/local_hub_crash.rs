@@ -70,6 +70,7 @@ async fn open_editor(socket: &Path, client: &mut Client) -> (Connection, u32) {
             version: 1,
             name: "Ann".into(),
             color: "#b58900".into(),
+            ..Default::default()
         },
     )
     .await

@@ -139,6 +139,7 @@ impl HubProcess {
             version: VERSION,
             name: "root test".into(),
             color: "#268bd2".into(),
+            ..Default::default()
         };
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
@@ -320,6 +321,7 @@ async fn started_as_root_the_hub_and_its_files_belong_to_the_project_user() {
         .open(Service::Terminal {
             name: "main".into(),
             size,
+            resume: None,
         })
         .await
         .expect("open a terminal");

@@ -398,7 +398,8 @@ async fn collaborate(hub: TestHub, data: TempDir) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    // A shared terminal: Bob sees what Ann's command printed.
+    // A shared terminal: Bob sees what Ann's command printed. Its prompt is Ann's name at the project's title, which
+    // the hub told the local hub.
     let size = TerminalSize { rows: 24, cols: 80 };
     let terminal = json!({"service": "terminal", "name": "main", "size": size});
     a.open(2, &project, terminal.clone()).await;
@@ -410,6 +411,7 @@ async fn collaborate(hub: TestHub, data: TempDir) {
             seen.push_str(&String::from_utf8_lossy(&frame.body));
         }
     }
+    assert!(seen.contains("ann@shared"), "the prompt: {seen:?}");
     b.open(3, &project, terminal).await;
     let mut seen = String::new();
     while !seen.contains("shared-42") {
@@ -418,6 +420,29 @@ async fn collaborate(hub: TestHub, data: TempDir) {
             seen.push_str(&String::from_utf8_lossy(&frame.body));
         }
     }
+
+    // Bob's project channel lists both of them, as the hub vouched for them, and the running terminal.
+    b.open(4, &project, json!({"service": "project"})).await;
+    let people = b
+        .wait_for(|frame| frame.channel == 4 && frame.kind == kind::PEOPLE)
+        .await
+        .json();
+    let mut ids: Vec<&str> = people["people"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|person| person["who"]["user"].as_str().expect("an id"))
+        .collect();
+    ids.sort_unstable();
+    let mut expected = [a.welcome.account.as_str(), b.welcome.account.as_str()];
+    expected.sort_unstable();
+    assert_eq!(ids, expected, "{people}");
+    let terminals = b
+        .wait_for(|frame| frame.channel == 4 && frame.kind == kind::TERMINALS)
+        .await
+        .json();
+    assert_eq!(terminals["terminals"][0]["name"], "main", "{terminals}");
+    assert_eq!(terminals["terminals"][0]["opened_by"]["name"], "ann");
 
     // Closing a channel ends it; its number can be opened again.
     a.send_json(0, kind::CLOSE, json!({"channel": 2})).await;
@@ -429,8 +454,8 @@ async fn collaborate(hub: TestHub, data: TempDir) {
     for line in [
         "orrery_hub_ws_connections_total 2\n",
         "orrery_hub_ws_connections 2\n",
-        "orrery_hub_ws_channels_opened_total 5\n",
-        "orrery_hub_ws_channels 4\n",
+        "orrery_hub_ws_channels_opened_total 6\n",
+        "orrery_hub_ws_channels 5\n",
         "orrery_hub_local_hub_starts_total 1\n",
     ] {
         assert!(metrics.contains(line), "missing {line:?} in\n{metrics}");
@@ -669,6 +694,106 @@ async fn removal_and_sign_out_end_what_is_already_open() {
         socket.close_code().await,
         Some(browser::CLOSE_NOT_SIGNED_IN)
     );
+    hub.stop().await;
+    remove_project_users(&data);
+}
+
+/// An account's open sockets hear at once when its project list changes (it is invited, a project is renamed, it is
+/// removed, a project is deleted), so a page can refresh its list without a reload; no one else hears anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn project_list_changes_are_pushed_to_the_accounts_concerned() {
+    let hub = TestHub::start().await;
+    let (mut ann, _) = person(&hub, "ann").await;
+    let (bob, bob_id) = person(&hub, "bob").await;
+    let (carol, _) = person(&hub, "carol").await;
+    let mut ann_tab = connect(&hub, &ann).await;
+    let mut bob_tabs = [connect(&hub, &bob).await, connect(&hub, &bob).await];
+    let mut carol_tab = connect(&hub, &carol).await;
+    let changed = |frame: &Frame| frame.channel == 0 && frame.kind == kind::PROJECTS_CHANGED;
+
+    let project = ann.create_project("homework").await;
+    ann_tab.wait_for(changed).await;
+    ann.post(
+        &format!("/api/projects/{project}/collaborators"),
+        json!({"email": "bob@example.org"}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    for tab in &mut bob_tabs {
+        tab.wait_for(changed).await;
+    }
+    ann.patch(
+        &format!("/api/projects/{project}"),
+        json!({"title": "homework 2"}),
+    )
+    .await
+    .expect(StatusCode::OK);
+    ann_tab.wait_for(changed).await;
+    for tab in &mut bob_tabs {
+        tab.wait_for(changed).await;
+    }
+    ann.delete(&format!("/api/projects/{project}/collaborators/{bob_id}"))
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    for tab in &mut bob_tabs {
+        tab.wait_for(changed).await;
+    }
+    ann.delete(&format!("/api/projects/{project}"))
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    ann_tab.wait_for(changed).await;
+
+    // The notices were queued before each request was answered: a PING now comes back first unless one is due.
+    for (tab, who) in [(&mut carol_tab, "carol"), (&mut bob_tabs[0], "bob")] {
+        tab.send(0, kind::PING, &[]).await;
+        let next = tab.recv().await;
+        assert_eq!(
+            (next.channel, next.kind),
+            (0, kind::PONG),
+            "{who} heard of a change that was not theirs"
+        );
+    }
+    hub.stop().await;
+}
+
+/// A page that asked to be probed and stops answering (its network went away, its tab froze) is closed within a few
+/// probe periods, and leaves the project: the others' list of people (and every cursor of its) drops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probed_socket_that_stops_answering_leaves_the_project() {
+    let (hub, data) = hub_with_projects().await;
+    let (mut ann, _) = person(&hub, "ann").await;
+    let (bob, _) = person(&hub, "bob").await;
+    let project = ann.create_project("probed").await;
+    ann.post(
+        &format!("/api/projects/{project}/collaborators"),
+        json!({"email": "bob@example.org"}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    let mut a = connect(&hub, &ann).await;
+    let mut b = connect(&hub, &bob).await;
+    b.send(0, kind::PROBE, &[]).await;
+    b.open(1, &project, json!({"service": "project"})).await;
+    a.open(1, &project, json!({"service": "project"})).await;
+    let present = |count: usize| {
+        move |frame: &Frame| {
+            frame.channel == 1
+                && frame.kind == kind::PEOPLE
+                && frame.json()["people"].as_array().map(Vec::len) == Some(count)
+        }
+    };
+    a.wait_for(present(2)).await;
+
+    // Bob answers the hub's pings for a while and stays.
+    for _ in 0..browser::PROBE_MISSES + 1 {
+        b.wait_for(|frame| frame.channel == 0 && frame.kind == kind::PING)
+            .await;
+        b.send(0, kind::PONG, &[]).await;
+    }
+    b.ping().await;
+    // Then his page is gone without a word: the hub closes the socket, and Ann sees him leave.
+    assert_eq!(b.close_code().await, Some(1001));
+    a.wait_for(present(1)).await;
     hub.stop().await;
     remove_project_users(&data);
 }

@@ -174,16 +174,14 @@ await session.step(6, 'C, not a collaborator, can open neither the project nor i
 
 await session.finish();
 
-/** Opens the terminal another user opened, by its name: its tab if the page lists it, else a new one of that name. */
+/** Opens the terminal another user opened, by its name: its tab if the page has one, else from the running terminals. */
 async function openSharedTerminal(user, name) {
   await user.openProject(state.projectId);
   const tab = user.page.locator(`[data-testid="tab"][data-terminal="${name}"]`);
   if (await tab.count()) {
     await user.click(tab.first(), `switch to the tab of terminal "${name}"`);
   } else {
-    await user.click(user.byTestId('new-terminal'), 'open a terminal');
-    await user.fill(user.byTestId('dialog-input'), name, `name the terminal "${name}"`);
-    await user.click(user.byTestId('dialog-ok'), 'confirm the terminal name');
+    await user.click(user.page.locator(`[data-testid="terminal-row"][data-terminal="${name}"]`), `join terminal "${name}" from the list`);
   }
   await user.visible(user.page.locator(`[data-testid="terminal"][data-terminal="${name}"]`), `terminal "${name}"`);
 }

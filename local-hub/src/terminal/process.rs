@@ -39,16 +39,43 @@ fn pty_error(what: &str, error: impl std::fmt::Display) -> Error {
     Error::new(ErrorCode::Internal, format!("{what}: {error}"))
 }
 
-/// Starts `shell` in `cwd` on a new PTY of `size`, as the leader of a new session with the PTY as its terminal.
-pub(crate) fn spawn(shell: &Path, cwd: &Path, size: TerminalSize) -> Result<Spawned, Error> {
+/// How a terminal's shell starts.
+pub(crate) struct Launch<'a> {
+    pub shell: &'a Path,
+    pub cwd: &'a Path,
+    pub size: TerminalSize,
+    /// `name@project`, already reduced to letters, digits and dashes (`prompt.rs`).
+    pub prompt: &'a str,
+    /// Bash's rc file that sets the prompt, when it could be written.
+    pub bashrc: Option<&'a Path>,
+}
+
+/// Starts the shell on a new PTY, as the leader of a new session with the PTY as its terminal.
+pub(crate) fn spawn(launch: &Launch<'_>) -> Result<Spawned, Error> {
+    let Launch {
+        shell,
+        cwd,
+        size,
+        prompt,
+        bashrc,
+    } = *launch;
     let (pty, pts) = pty_process::open().map_err(|error| pty_error("opening a PTY", error))?;
     pty.resize(pty_process::Size::new(size.rows, size.cols))
         .map_err(|error| pty_error("sizing the PTY", error))?;
-    let mut command = pty_process::Command::new(shell)
+    let mut command = pty_process::Command::new(shell);
+    match bashrc {
+        Some(bashrc) if super::prompt::is_bash(shell) => {
+            command = command.arg("--rcfile").arg(bashrc);
+        }
+        // A shell that reads no rc file of ours takes the prompt as it is (the value holds no expansions).
+        _ => command = command.env("PS1", format!("{prompt}$ ")),
+    }
+    let mut command = command
         .current_dir(cwd)
         .env("TERM", "xterm-256color")
         .env("COLORTERM", "truecolor")
-        .env("SHELL", shell);
+        .env("SHELL", shell)
+        .env("ORRERY_PROMPT", prompt);
     // Who the shell runs as, not whoever started the hub (it may have dropped from root to the project's user).
     if let Ok(Some(user)) = User::from_uid(getuid()) {
         command = command

@@ -74,6 +74,7 @@ export class App {
       connection,
       saved: new SavedDocuments(storage(), account.id),
       setBreadcrumb: (parts) => this.header.setBreadcrumb(parts),
+      setHeaderExtra: (element) => this.header.setExtra(element),
     };
     this.header.showAccount(account.display_name, connection, () => void this.signOut());
     this.render();

@@ -12,6 +12,8 @@ export interface AppContext {
   saved: SavedDocuments;
   /** Sets the middle of the header (where the user is). */
   setBreadcrumb(parts: (string | { text: string; href: string })[]): void;
+  /** Puts a page's own element in the header, after the breadcrumb (a project shows who else is in it); none clears it. */
+  setHeaderExtra(element: HTMLElement | undefined): void;
 }
 
 /** Things that must be saved when the page goes away (`pagehide`). */

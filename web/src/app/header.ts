@@ -19,18 +19,21 @@ function shownState(state: ConnectionState): "connected" | "reconnecting" | "off
 export class Header {
   readonly element: HTMLElement;
   private readonly crumbs: HTMLElement;
+  private readonly extra: HTMLElement;
   private readonly right: HTMLElement;
   private stopWatching: (() => void) | undefined;
   private tick: ReturnType<typeof setInterval> | undefined;
 
   constructor() {
     this.crumbs = h("nav", { class: "crumbs", attrs: { "aria-label": "Where you are" } });
+    this.extra = h("div", { class: "header-extra" });
     this.right = h("div", { class: "header-right" });
     this.element = h(
       "header",
       { class: "app-header" },
       h("a", { class: "brand", attrs: { href: "#/" } }, h("span", { class: "brand-mark", attrs: { "aria-hidden": "true" } }), h("span", { text: "Orrery" })),
       this.crumbs,
+      this.extra,
       h("span", { class: "spacer" }),
       this.right,
     );
@@ -44,6 +47,11 @@ export class Header {
         typeof part === "string" ? h("span", { class: "crumb", text: part }) : h("a", { class: "crumb", attrs: { href: part.href }, text: part.text }),
       ]),
     );
+  }
+
+  /** A page's own element after the breadcrumb (who else is in a project), or nothing. */
+  setExtra(element: HTMLElement | undefined): void {
+    replaceChildren(this.extra, element);
   }
 
   /** Signed in: the connection badge, the account and sign out. */
@@ -83,5 +91,6 @@ export class Header {
     this.tick = undefined;
     replaceChildren(this.right);
     replaceChildren(this.crumbs);
+    replaceChildren(this.extra);
   }
 }

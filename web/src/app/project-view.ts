@@ -1,19 +1,23 @@
 /**
- * A project: the file tree on the left, tabs of open files and terminals on the right. Panes stay alive while their
- * tab is open (switching tabs does not reopen a document or a terminal). The open tabs are remembered per project,
- * so a reload brings them back; the route says which one is in front.
+ * A project: the file tree on the left with the running terminals under it, tabs of open files and terminals on the
+ * right, and who else is in the project in the header. Panes stay alive while their tab is open (switching tabs does
+ * not reopen a document or a terminal). The open tabs are remembered per project, so a reload brings them back; the
+ * route says which one is in front, and the project channel tells everyone else.
  */
 
 import { ApiError } from "../net/api";
 import { FilesSession } from "../net/files";
+import { nextTerminalName, ProjectSession } from "../net/project";
+import type { Focus } from "../protocol/local-hub";
 import type { AppContext } from "./context";
 import { persistHooks } from "./context";
 import { h, replaceChildren } from "./dom";
 import { EditorPane } from "./editor-pane";
-import { prompt } from "./dialog";
 import { describeEnd, describeError } from "./errors";
 import { FileTree, icon } from "./file-tree";
+import { PresenceBar } from "./presence-bar";
 import { navigate, type Route } from "./router";
+import { TerminalList } from "./terminal-list";
 import { TerminalPane } from "./terminal-pane";
 import { showError } from "./toast";
 
@@ -42,6 +46,10 @@ export class ProjectView {
   /** Set once the hub confirmed this account may open the project; nothing of it is shown before. */
   private files: FilesSession | undefined;
   private tree: FileTree | undefined;
+  /** Who is here and the running terminals, live. */
+  private live: ProjectSession | undefined;
+  private terminalList: TerminalList | undefined;
+  private presence: PresenceBar | undefined;
   private readonly tabBar: HTMLElement;
   private readonly panes: HTMLElement;
   private readonly empty: HTMLElement;
@@ -100,9 +108,19 @@ export class ProjectView {
     persistHooks.delete(this.persist);
     for (const tab of this.tabs) tab.pane.destroy();
     this.tabs = [];
+    this.closeLive();
     this.tree?.destroy();
     this.files?.close();
     this.element.remove();
+  }
+
+  private closeLive(): void {
+    this.live?.close();
+    this.live = undefined;
+    this.terminalList?.destroy();
+    this.terminalList = undefined;
+    if (this.presence !== undefined) this.context.setHeaderExtra(undefined);
+    this.presence = undefined;
   }
 
   /** Asks the hub whether this account may open the project; only then opens its files and tabs. */
@@ -130,9 +148,22 @@ export class ProjectView {
       files: this.files,
       storageKey: `orrery.tree.v1/${this.context.account.id}/${project}`,
       openFile: (path) => this.show({ kind: "file", path }),
-      newTerminal: () => void this.newTerminal(),
+      newTerminal: () => this.newTerminal(),
       renamed: (from, to) => this.renamed(from, to),
       deleted: (path) => this.deleted(path),
+    });
+    this.terminalList = new TerminalList({
+      open: (name) => this.show({ kind: "terminal", name }),
+      create: () => this.newTerminal(),
+    });
+    this.tree.element.appendChild(this.terminalList.element);
+    this.presence = new PresenceBar({ self: this.context.account.id, open: (focus) => this.showFocus(focus) });
+    this.context.setHeaderExtra(this.presence.element);
+    const presence = this.presence;
+    const terminalList = this.terminalList;
+    this.live = new ProjectSession(this.context.connection, project, {
+      people: (people) => presence.show(people),
+      terminals: (terminals) => terminalList.show(terminals),
     });
     this.element.replaceChildren(this.tree.element, h("div", { class: "workspace" }, this.tabBar, this.panes));
     for (const key of this.loadTabs()) this.openTab(key);
@@ -149,6 +180,7 @@ export class ProjectView {
     for (const tab of this.tabs) tab.pane.destroy();
     this.tabs = [];
     this.active = undefined;
+    this.closeLive();
     this.tree?.destroy();
     this.files?.close();
     this.context.setBreadcrumb([{ text: "Projects", href: "#/" }, "Project not available"]);
@@ -181,7 +213,7 @@ export class ProjectView {
             },
             create: () => void this.createMissing(tab, key.path),
           })
-        : new TerminalPane(this.context.connection, this.project, key.name);
+        : new TerminalPane(this.context.connection, this.project, key.name, `orrery.terminal.v1/${this.context.account.id}/${this.project}/${key.name}`);
     pane.element.hidden = true;
     this.panes.appendChild(pane.element);
     const tab: Tab = { key, pane, element: h("div") };
@@ -230,7 +262,17 @@ export class ProjectView {
       document.title = `${tab.key.kind === "file" ? tab.key.path.split("/").pop() : tab.key.name} · ${this.title || "Orrery"}`;
     }
     this.tree?.setActive(tab?.key.kind === "file" ? tab.key.path : undefined);
+    this.terminalList?.setActive(tab?.key.kind === "terminal" ? tab.key.name : undefined);
+    const focus: Focus =
+      tab === undefined ? { what: "nothing" } : tab.key.kind === "file" ? { what: "file", path: tab.key.path } : { what: "terminal", name: tab.key.name };
+    this.live?.focus(focus);
     this.renderTabs();
+  }
+
+  /** Opens what someone else is looking at. */
+  private showFocus(focus: Focus): void {
+    if (focus.what === "file") this.show({ kind: "file", path: focus.path });
+    else if (focus.what === "terminal") this.show({ kind: "terminal", name: focus.name });
   }
 
   private closeTab(tab: Tab): void {
@@ -280,23 +322,13 @@ export class ProjectView {
   }
 
   /**
-   * Asks for a terminal's name: everyone who opens the same name shares one shell, so naming it is how a terminal is
-   * shared ("terminal-1" is suggested, and a collaborator's first terminal gets the same suggestion).
+   * Opens a new terminal at once, under the first `terminal-N` that is neither running nor open here. Others join it
+   * from the list of running terminals (or by clicking the avatar of someone looking at it).
    */
-  private async newTerminal(): Promise<void> {
-    const taken = new Set(this.tabs.filter((tab) => tab.key.kind === "terminal").map((tab) => (tab.key as { name: string }).name));
-    let number = 1;
-    while (taken.has(`terminal-${number}`)) number++;
-    const name = await prompt({
-      title: "Open a terminal",
-      label: "Terminal name. Everyone in the project who opens the same name shares it.",
-      value: `terminal-${number}`,
-      okText: "Open",
-      submit: (value) => {
-        if (value.length > 100 || /[\u0000-\u001f\u007f]/.test(value)) throw new Error("Use a shorter name without special characters.");
-      },
-    });
-    if (name !== undefined) this.show({ kind: "terminal", name });
+  private newTerminal(): void {
+    const open = this.tabs.flatMap((tab) => (tab.key.kind === "terminal" ? [tab.key.name] : []));
+    const name = nextTerminalName(this.terminalList?.names ?? [], open);
+    this.show({ kind: "terminal", name });
   }
 
   private renamed(from: string, to: string): void {

@@ -1,4 +1,9 @@
-/** The project list: create, open, rename, delete or leave, and each project's collaborators. */
+/**
+ * The project list: create, open, rename, delete or leave, and each project's collaborators. It follows changes made
+ * elsewhere without a reload: the hub pushes PROJECTS_CHANGED when this account is invited to a project or removed
+ * from one (or a project of its is renamed or deleted) through the same hub, and the list is fetched again every
+ * 15 s while the page is visible, for changes made through another hub.
+ */
 
 import { ApiError, type Collaborator, type Project } from "../net/api";
 import type { AppContext } from "./context";
@@ -8,10 +13,23 @@ import { describeError } from "./errors";
 import { navigate } from "./router";
 import { clearError, showError, showInfo } from "./toast";
 
+/** How often the list is fetched again while the page is visible. */
+const REFRESH_MS = 15_000;
+
 export class ProjectsPage {
   readonly element: HTMLElement;
   private readonly list: HTMLElement;
   private destroyed = false;
+  /** Bumped by every fetch; the newest answer shown, so an older one arriving late never replaces it. */
+  private loads = 0;
+  private shownLoad = 0;
+  /** What is on screen, to leave the list (and the focus in it) alone when nothing changed. */
+  private shown = "";
+  private readonly stopWatching: () => void;
+  private readonly timer: ReturnType<typeof setInterval>;
+  private readonly onVisible = () => {
+    if (document.visibilityState === "visible") void this.load({ quiet: true });
+  };
 
   constructor(private readonly context: AppContext) {
     context.setBreadcrumb(["Projects"]);
@@ -36,20 +54,34 @@ export class ProjectsPage {
       ),
       this.list,
     );
+    this.stopWatching = context.connection.onProjectsChanged(() => void this.load({ quiet: true }));
+    this.timer = setInterval(this.onVisible, REFRESH_MS);
+    document.addEventListener("visibilitychange", this.onVisible);
     void this.load();
   }
 
   destroy(): void {
     this.destroyed = true;
+    this.stopWatching();
+    clearInterval(this.timer);
+    document.removeEventListener("visibilitychange", this.onVisible);
     this.element.remove();
   }
 
-  private async load(): Promise<void> {
+  /** Fetches the list and shows it; a background refresh (`quiet`) that fails keeps what is shown and says nothing. */
+  private async load(options: { quiet?: boolean } = {}): Promise<void> {
+    const request = ++this.loads;
     try {
       const projects = await this.context.api.projects();
-      if (!this.destroyed) this.render(projects);
+      if (this.destroyed || request < this.shownLoad) return;
+      this.shownLoad = request;
+      const shown = JSON.stringify(projects);
+      if (shown === this.shown) return;
+      this.shown = shown;
+      this.render(projects);
     } catch (error) {
-      if (this.destroyed) return;
+      if (this.destroyed || request < this.shownLoad || options.quiet === true) return;
+      this.shown = "";
       replaceChildren(this.list, h("li", { class: "muted", text: "Your projects could not be loaded." }));
       showError(describeError(error));
     }

@@ -1,7 +1,9 @@
 /**
  * One shared terminal on screen: xterm.js (its default DOM renderer, so the text is in the page) bound to a
  * `TerminalSession`. This viewer asks for the size that fits its pane; the terminal shows the PTY's actual size,
- * which is the smallest of everyone's, so every viewer sees the same screen.
+ * which is the smallest of everyone's, so every viewer sees the same screen. When the shell this viewer saw is gone
+ * (the project's server restarted, the shell exited while the page was away), a notice above the terminal says when
+ * and why, and that its output and programs are gone. The shell last seen is remembered across reloads.
  */
 
 import { FitAddon } from "@xterm/addon-fit";
@@ -9,8 +11,9 @@ import { Terminal } from "@xterm/xterm";
 import "@xterm/xterm/css/xterm.css";
 import type { Connection } from "../net/connection";
 import { TerminalSession, type TerminalState } from "../net/terminal";
-import { h } from "./dom";
+import { h, replaceChildren } from "./dom";
 import { describeEnd } from "./errors";
+import { restartNotice } from "./terminal-notice";
 import { showError } from "./toast";
 
 const STATE_TEXT: Record<TerminalState, string> = {
@@ -25,6 +28,7 @@ export class TerminalPane {
   readonly element: HTMLElement;
   private readonly host: HTMLElement;
   private readonly status: HTMLElement;
+  private readonly notice: HTMLElement;
   private readonly terminal: Terminal;
   private readonly fit = new FitAddon();
   private session: TerminalSession | undefined;
@@ -34,8 +38,11 @@ export class TerminalPane {
     private readonly connection: Connection,
     private readonly project: string,
     readonly name: string,
+    /** Where the instance of the shell this viewer saw is kept (localStorage), so a reload can tell it was replaced. */
+    private readonly memoryKey?: string,
   ) {
     this.host = h("div", { class: "xterm-host" });
+    this.notice = h("div", { class: "terminal-notice", testid: "terminal-restarted", hidden: true, attrs: { role: "status" } });
     this.status = h("span", { class: "terminal-status", testid: "terminal-state", data: { state: "opening" }, text: STATE_TEXT.opening });
     this.element = h(
       "section",
@@ -54,6 +61,7 @@ export class TerminalPane {
           onclick: () => this.session?.kill(),
         }),
       ),
+      this.notice,
       this.host,
     );
     this.terminal = new Terminal({
@@ -75,6 +83,11 @@ export class TerminalPane {
     this.terminal.open(this.host);
     const size = this.proposed() ?? { rows: 24, cols: 80 };
     this.session = new TerminalSession(this.connection, this.project, this.name, size, {
+      attached: (attached) => {
+        this.remember(attached.instance);
+        const notice = restartNotice(attached);
+        if (notice !== undefined) this.showNotice(notice);
+      },
       output: (data, done) => this.terminal.write(data, done),
       snapshot: (data, done) => {
         this.terminal.reset();
@@ -94,7 +107,7 @@ export class TerminalPane {
         this.terminal.write(`\r\n\x1b[31m[${message}]\x1b[0m\r\n`);
         showError(`Terminal ${this.name}: ${message}`);
       },
-    });
+    }, this.recalled());
     this.terminal.onData((data) => {
       if (this.session?.state === "exited") {
         if (data === "\r") this.session.restart();
@@ -136,6 +149,33 @@ export class TerminalPane {
     // Until the PTY's size comes back, show what fits; SIZE then settles it for every viewer.
     if (size.cols < this.terminal.cols || size.rows < this.terminal.rows || this.session.state !== "open") {
       this.terminal.resize(size.cols, size.rows);
+    }
+  }
+
+  private showNotice(message: string): void {
+    replaceChildren(
+      this.notice,
+      h("span", { class: "terminal-notice-text", text: message }),
+      h("button", { class: "button small ghost", text: "OK", title: "Hide this notice", onclick: () => (this.notice.hidden = true) }),
+    );
+    this.notice.hidden = false;
+  }
+
+  private recalled(): string | undefined {
+    if (this.memoryKey === undefined) return undefined;
+    try {
+      return localStorage.getItem(this.memoryKey) ?? undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private remember(instance: string): void {
+    if (this.memoryKey === undefined) return;
+    try {
+      localStorage.setItem(this.memoryKey, instance);
+    } catch {
+      // Only a convenience: without it, a reload after a restart shows no notice.
     }
   }
 

@@ -3,7 +3,9 @@
  *
  * The connection survives its sockets: when a socket dies (network, hub restart, silence past three heartbeats) it
  * reconnects with backoff and reopens every channel that was open, so services resume (documents with their sync
- * client id, terminals by name). Close code 4401 means the sign-in is gone: then it stops and says so.
+ * client id, terminals by name). It asks the hub to probe it (PROBE) and answers every PING at once, so that when this
+ * page goes away without closing its socket (the network dropped), the hub notices in seconds and collaborators stop
+ * seeing its cursors. Close code 4401 means the sign-in is gone: then it stops and says so.
  * It does no rendering and knows nothing of documents or terminals beyond the frames their channels carry.
  */
 
@@ -17,8 +19,9 @@ import * as kind from "./kinds";
 /** What a channel is bound to (the `Open` message without its channel and project). */
 export type ServiceSpec =
   | { service: "document"; path: string; client: number }
-  | { service: "terminal"; name: string; size: TerminalSize }
-  | { service: "files" };
+  | { service: "terminal"; name: string; size: TerminalSize; resume?: string }
+  | { service: "files" }
+  | { service: "project" };
 
 /**
  * - `connecting`: the first socket is on its way;
@@ -295,6 +298,7 @@ export class Connection {
   private readonly stateListeners = new Set<Listener<ConnectionState>>();
   private readonly welcomeListeners = new Set<Listener<Welcome>>();
   private readonly problemListeners = new Set<Listener<string>>();
+  private readonly projectsListeners = new Set<Listener<void>>();
 
   constructor(private readonly options: ConnectionOptions) {
     this.backoffOptions = options.backoff ?? DEFAULT_BACKOFF;
@@ -329,6 +333,15 @@ export class Connection {
   onProblem(listener: Listener<string>): () => void {
     this.problemListeners.add(listener);
     return () => this.problemListeners.delete(listener);
+  }
+
+  /**
+   * The hub says this account's project list changed (an invitation, a removal, a rename), and also each time a socket
+   * is welcomed, since changes made while it was down went unheard.
+   */
+  onProjectsChanged(listener: Listener<void>): () => void {
+    this.projectsListeners.add(listener);
+    return () => this.projectsListeners.delete(listener);
   }
 
   /** Starts connecting. */
@@ -508,9 +521,11 @@ export class Connection {
         if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
         this.connectTimer = undefined;
         this.startHeartbeat(welcome.heartbeat_ms);
+        this.sendFrame(kind.CONTROL, kind.PROBE, new Uint8Array(0));
         this.setState("connected");
         for (const listener of [...this.welcomeListeners]) listener(welcome);
         for (const channel of [...this.channels]) this.reopen(channel);
+        for (const listener of [...this.projectsListeners]) listener();
         return;
       }
       case kind.OPENED: {
@@ -525,6 +540,13 @@ export class Connection {
       }
       case kind.PONG:
         this.settleProbe();
+        return;
+      case kind.PING:
+        // The hub checks that this page is still here; answered from here, not a timer, so hidden tabs answer too.
+        this.sendFrame(kind.CONTROL, kind.PONG, new Uint8Array(0));
+        return;
+      case kind.PROJECTS_CHANGED:
+        for (const listener of [...this.projectsListeners]) listener();
         return;
       case kind.ERROR: {
         const error = parseBody<HubError>(body);

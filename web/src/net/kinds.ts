@@ -1,10 +1,10 @@
 /**
  * Frame kinds of the browser protocol v1 (`hub/src/browser.rs`), which are the local hub's (`local-hub/src/protocol.rs`,
- * module `kind`) plus PING and PONG on channel 0. The generated protocol types carry the JSON bodies, not these numbers,
+ * module `kind`) plus PING, PONG, PROJECTS_CHANGED and PROBE on channel 0. The generated protocol types carry the JSON bodies, not these numbers,
  * so they are spelled out here once.
  */
 
-import { PING as HUB_PING, PONG as HUB_PONG } from "../protocol/hub";
+import { PING as HUB_PING, PONG as HUB_PONG, PROBE as HUB_PROBE, PROJECTS_CHANGED as HUB_PROJECTS_CHANGED } from "../protocol/hub";
 
 /** The connection's control channel. */
 export const CONTROL = 0;
@@ -17,6 +17,8 @@ export const ERROR = 0x05;
 export const CLOSE = 0x06;
 export const PING = HUB_PING;
 export const PONG = HUB_PONG;
+export const PROJECTS_CHANGED = HUB_PROJECTS_CHANGED;
+export const PROBE = HUB_PROBE;
 
 // Documents.
 export const SYNC = 0x10;
@@ -36,8 +38,14 @@ export const SNAPSHOT = 0x24;
 export const SIZE = 0x25;
 export const EXITED = 0x26;
 export const KILL = 0x27;
+export const ATTACHED = 0x28;
 
 // Files.
 export const FILE_REQUEST = 0x30;
 export const FILE_RESPONSE = 0x31;
 export const FILE_DATA = 0x32;
+
+// The project channel.
+export const FOCUS = 0x40;
+export const PEOPLE = 0x41;
+export const TERMINALS = 0x42;

@@ -2,16 +2,21 @@
  * One shared terminal over a terminal channel: keystrokes and sizes out, output and screen snapshots in, and the
  * credit the local hub needs: every OUTPUT and SNAPSHOT byte is acknowledged once the screen has taken it, or output
  * stops after the window (256 KiB). Rendering is the caller's (xterm.js); this knows bytes and sizes only.
+ *
+ * Every (re)open names the shell this viewer saw last (`resume`), so when that shell is gone (the project's server
+ * restarted, the shell exited, someone ended it) the local hub's ATTACHED says so and why, and `attached` passes it on.
  */
 
-import type { Exited, TerminalSize } from "../protocol/local-hub";
-import type { Channel, ChannelEnd, Connection } from "./connection";
+import type { Attached, Exited, TerminalSize } from "../protocol/local-hub";
+import type { Channel, ChannelEnd, Connection, ServiceSpec } from "./connection";
 import { jsonBody, parseBody, utf8, varintBytes } from "./frame";
 import * as kind from "./kinds";
 
 export type TerminalState = "opening" | "open" | "reconnecting" | "exited" | "ended";
 
 export interface TerminalEvents {
+  /** Which shell this is; `restarted` is set when the shell seen before is gone and this is a new one. */
+  attached?(attached: Attached): void;
   /** Live output: write it, then call `done` so its bytes are acknowledged. */
   output(data: Uint8Array, done: () => void): void;
   /** The screen as it is: reset the terminal, write it, then call `done`. */
@@ -42,9 +47,16 @@ export class TerminalSession {
     readonly name: string,
     size: TerminalSize,
     private readonly events: TerminalEvents,
+    /** The shell this viewer saw last, from an earlier page (its `Attached.instance`). */
+    private resumeInstance?: string,
   ) {
     this.size = size;
     this.open();
+  }
+
+  /** The shell this viewer is attached to, once known. */
+  get instance(): string | undefined {
+    return this.resumeInstance;
   }
 
   get state(): TerminalState {
@@ -70,9 +82,10 @@ export class TerminalSession {
     this.channel?.send(kind.KILL);
   }
 
-  /** After the shell exited: open the name again, which starts a new shell. */
+  /** After the shell exited: open the name again, which starts a new shell (the user asked: no notice about it). */
   restart(): void {
     if (this.stateValue !== "exited" && this.stateValue !== "ended") return;
+    this.resumeInstance = undefined;
     this.open();
   }
 
@@ -87,9 +100,11 @@ export class TerminalSession {
   private open(): void {
     this.channel?.close();
     this.setState("opening");
+    const spec: ServiceSpec = { service: "terminal", name: this.name, size: this.size };
+    if (this.resumeInstance !== undefined) spec.resume = this.resumeInstance;
     this.channel = this.connection.open(
       this.project,
-      { service: "terminal", name: this.name, size: this.size },
+      spec,
       {
         opened: () => {
           this.epoch++;
@@ -117,6 +132,14 @@ export class TerminalSession {
       case kind.SIZE:
         this.events.size(parseBody<TerminalSize>(body));
         return;
+      case kind.ATTACHED: {
+        const attached = parseBody<Attached>(body);
+        this.resumeInstance = attached.instance;
+        // A reopen (after the socket or the project's server came back) asks for this shell again.
+        if (this.channel?.spec.service === "terminal") this.channel.spec.resume = attached.instance;
+        this.events.attached?.(attached);
+        return;
+      }
       case kind.EXITED: {
         const exited = parseBody<Exited>(body);
         // Nothing more comes on the channel; closing it is ours to do.

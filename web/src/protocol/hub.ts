@@ -29,7 +29,12 @@ client: number, } | { "service": "terminal", name: string,
 /**
  * This viewer's size.
  */
-size: TerminalSize, } | { "service": "files" });
+size: TerminalSize, 
+/**
+ * The shell this viewer saw last ([`Attached::instance`]), when it is coming back to it: if that shell is gone,
+ * [`Attached::restarted`] says why.
+ */
+resume?: string, } | { "service": "files" } | { "service": "project" });
 
 export type HubErrorCode = "not_signed_in" | "no_project" | "unavailable" | "malformed" | "too_large" | "unknown_channel" | "channel_in_use";
 
@@ -42,3 +47,7 @@ export const HEARTBEAT_MS = 15000;
 export const CLOSE_NOT_SIGNED_IN = 4401;
 export const PING = 7;
 export const PONG = 8;
+export const PROJECTS_CHANGED = 9;
+export const PROBE = 10;
+export const PROBE_MS = 3000;
+export const PROBE_MISSES = 3;

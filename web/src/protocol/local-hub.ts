@@ -17,7 +17,15 @@ name: string,
 /**
  * A CSS colour for their cursor, e.g. `#d33682`.
  */
-color: string, };
+color: string, 
+/**
+ * Who the collaborator is, stably (the hub sends the account id): one person's several tabs are one person.
+ */
+user: string, 
+/**
+ * The project's title as the hub knows it now; the terminals this connection starts show it in their prompt.
+ */
+project: string, };
 
 export type Welcome = { version: number, 
 /**
@@ -33,7 +41,12 @@ client: number, } | { "service": "terminal", name: string,
 /**
  * This viewer's size.
  */
-size: TerminalSize, } | { "service": "files" };
+size: TerminalSize, 
+/**
+ * The shell this viewer saw last ([`Attached::instance`]), when it is coming back to it: if that shell is gone,
+ * [`Attached::restarted`] says why.
+ */
+resume?: string, } | { "service": "files" } | { "service": "project" };
 
 export type Open = { channel: number, } & ({ "service": "document", path: string, 
 /**
@@ -43,7 +56,12 @@ client: number, } | { "service": "terminal", name: string,
 /**
  * This viewer's size.
  */
-size: TerminalSize, } | { "service": "files" });
+size: TerminalSize, 
+/**
+ * The shell this viewer saw last ([`Attached::instance`]), when it is coming back to it: if that shell is gone,
+ * [`Attached::restarted`] says why.
+ */
+resume?: string, } | { "service": "files" } | { "service": "project" });
 
 export type Opened = { channel: number, 
 /**
@@ -99,6 +117,62 @@ export type Exited = {
  * The exit code, or none when a signal ended it.
  */
 code: number | null, };
+
+export type Attached = { 
+/**
+ * This shell's id, unique across local hub restarts: give it as `resume` when opening the name again.
+ */
+instance: string, 
+/**
+ * When this shell started, milliseconds since the Unix epoch.
+ */
+started_ms: number, 
+/**
+ * Set when the viewer asked to resume a shell that is gone: this is a new shell, and this is why.
+ */
+restarted?: TerminalEnd, };
+
+export type TerminalEnd = { "why": "server_restarted" } | { "why": "exited", code: number | null, } | { "why": "killed" } | { "why": "idle" };
+
+export type Someone = { 
+/**
+ * The person's stable id ([`Hello::user`]); empty when their client did not give one.
+ */
+user: string, name: string, color: string, };
+
+export type Focus = { "what": "nothing" } | { "what": "file", path: string, } | { "what": "terminal", name: string, };
+
+export type Person = { 
+/**
+ * The connection ([`Welcome::connection`]): one person in two tabs is two entries with the same `who.user`.
+ */
+connection: number, who: Someone, 
+/**
+ * What they said they look at, else the last document they opened that is still open.
+ */
+focus: Focus, 
+/**
+ * When this connection began, milliseconds since the Unix epoch.
+ */
+since_ms: number, };
+
+export type People = { people: Array<Person>, };
+
+export type TerminalInfo = { name: string, 
+/**
+ * Its shell's id ([`Attached::instance`]).
+ */
+instance: string, 
+/**
+ * When its shell started, milliseconds since the Unix epoch.
+ */
+started_ms: number, opened_by: Someone, 
+/**
+ * Who has it open now, one entry per viewer.
+ */
+viewers: Array<Someone>, };
+
+export type TerminalList = { terminals: Array<TerminalInfo>, };
 
 export type FileRequest = { id: number, } & ({ "op": "list", path: string, } | { "op": "stat", path: string, } | { "op": "read", path: string, } | { "op": "write", path: string, text: string, } | { "op": "mkdir", path: string, } | { "op": "rename", from: string, to: string, } | { "op": "delete", path: string, } | { "op": "upload", path: string, } | { "op": "upload_end" } | { "op": "download", path: string, });
 

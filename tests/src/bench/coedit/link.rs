@@ -154,6 +154,7 @@ impl Link {
             version: orrery_local_hub::protocol::VERSION,
             name: name.into(),
             color: "#859900".into(),
+            ..Default::default()
         };
         let connection = Connection::connect(socket, hello)
             .await

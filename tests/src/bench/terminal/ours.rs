@@ -22,6 +22,7 @@ impl Ours {
             version: VERSION,
             name: "bench".into(),
             color: "#859900".into(),
+            ..Default::default()
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut connection = loop {
@@ -40,6 +41,7 @@ impl Ours {
             .open(Service::Terminal {
                 name: name.into(),
                 size,
+                resume: None,
             })
             .await
             .map_err(|error| anyhow!("opening the terminal: {error}"))?;
@@ -89,7 +91,8 @@ impl Terminal for Ours {
                     self.ack(frame.body.len()).await?;
                     return Ok(Some(Chunk::Snapshot(frame.body)));
                 }
-                kind::SIZE => {}
+                // Which shell, and its size: nothing to time.
+                kind::SIZE | kind::ATTACHED => {}
                 kind::EXITED => bail!("the terminal's shell exited"),
                 other => bail!("unexpected frame kind 0x{other:02x}: {frame:?}"),
             }
