@@ -42,9 +42,6 @@ pub enum Error {
     /// diff-match-patch failed (it reports errors rather than panicking on the inputs we give it).
     #[error("diff-match-patch failed: {0}")]
     Diff(String),
-    /// An editing trace could not be read.
-    #[error("bad editing trace: {0}")]
-    Trace(String),
 }
 
 impl Error {
@@ -64,7 +61,6 @@ impl Error {
             Error::UnknownMessage(_) => "UnknownMessage",
             Error::Unexpected(_) => "Unexpected",
             Error::Diff(_) => "Diff",
-            Error::Trace(_) => "Trace",
         }
     }
 
@@ -83,7 +79,7 @@ impl Error {
             Error::UnknownMessage(_) => 10,
             Error::Unexpected(_) => 11,
             Error::Diff(_) => 12,
-            Error::Trace(_) => 13,
+            // 13 is retired: it named a bad editing trace, which is test data, not a wire error.
             Error::MessageTooLarge { .. } => 14,
         }
     }

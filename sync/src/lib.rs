@@ -43,6 +43,7 @@ mod history;
 mod merge;
 mod server;
 mod text;
+#[cfg(feature = "test-support")]
 pub mod trace;
 mod varint;
 pub mod wire;

@@ -16,8 +16,7 @@ export type SyncErrorKind =
   | "TrailingBytes"
   | "UnknownMessage"
   | "Unexpected"
-  | "Diff"
-  | "Trace";
+  | "Diff";
 
 /** The numeric code a wire `Error` message carries for each kind. */
 export const ERROR_CODES: Readonly<Record<SyncErrorKind, number>> = {
@@ -33,7 +32,7 @@ export const ERROR_CODES: Readonly<Record<SyncErrorKind, number>> = {
   UnknownMessage: 10,
   Unexpected: 11,
   Diff: 12,
-  Trace: 13,
+  // 13 is retired: it named a bad editing trace, which is test data, not a wire error.
   MessageTooLarge: 14,
 };
 
@@ -81,8 +80,6 @@ function describe(kind: SyncErrorKind, detail: string): string {
       return `unexpected message: ${detail}`;
     case "Diff":
       return `diff-match-patch failed: ${detail}`;
-    case "Trace":
-      return `bad editing trace: ${detail}`;
     default:
       return detail === "" ? kind : detail;
   }

@@ -13,4 +13,3 @@ export * from "./dmp";
 export * from "./wire";
 export * from "./client";
 export * from "./server";
-export * from "./trace";

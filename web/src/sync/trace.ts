@@ -1,13 +1,22 @@
 /**
  * Editing traces in the format of josephg/editing-traces (`{startContent, endContent, txns: [{time, patches}]}`,
  * positions in code points, patches inside a txn applied in sequence), and their replay through a client syncing
- * against a server, as the shared trace vectors record it.
+ * against a server, as the shared trace vectors record it. Test data, not part of the engine: the tests import it
+ * directly; the engine's index does not export it.
  */
 
 import { SyncClient } from "./client";
 import { SyncError } from "./errors";
 import { hashToHex } from "./hash";
 import { ServerDocument } from "./server";
+
+/** A trace that could not be read. */
+export class TraceError extends Error {
+  constructor(detail: string) {
+    super(`bad editing trace: ${detail}`);
+    this.name = "TraceError";
+  }
+}
 
 /** One patch: `[position, deleted, inserted]`. */
 export type Patch = [number, number, string];
@@ -25,15 +34,15 @@ export function parseTrace(json: string): Trace {
   try {
     raw = JSON.parse(json);
   } catch (error) {
-    throw new SyncError("Trace", String(error));
+    throw new TraceError(String(error));
   }
   const object = raw as { startContent?: unknown; endContent?: unknown; txns?: unknown };
   if (typeof object.startContent !== "string" || typeof object.endContent !== "string" || !Array.isArray(object.txns)) {
-    throw new SyncError("Trace", "expected {startContent, endContent, txns}");
+    throw new TraceError("expected {startContent, endContent, txns}");
   }
   const txns = object.txns.map((txn: unknown): Patch[] => {
     const patches = (txn as { patches?: unknown }).patches;
-    if (!Array.isArray(patches)) throw new SyncError("Trace", "a txn without patches");
+    if (!Array.isArray(patches)) throw new TraceError("a txn without patches");
     return patches.map((patch: unknown): Patch => {
       if (
         !Array.isArray(patch) ||
@@ -42,7 +51,7 @@ export function parseTrace(json: string): Trace {
         typeof patch[1] !== "number" ||
         typeof patch[2] !== "string"
       ) {
-        throw new SyncError("Trace", `bad patch ${JSON.stringify(patch)}`);
+        throw new TraceError(`bad patch ${JSON.stringify(patch)}`);
       }
       return [patch[0], patch[1], patch[2]];
     });
